@@ -1,0 +1,111 @@
+// Package resolvers serves tokengate's GraphQL API (API.md section 3): the
+// root Resolver and its field resolvers, which are thin translations onto
+// auth.Service, and NewHandler, the HTTP transport at /graphql.
+//
+// To add your own fields, extend the schema in a new file under schema/ and
+// add methods on *Resolver in a new file in this package. A resolver that
+// needs the signed-in user starts with auth.RequireCaller(ctx) and returns
+// errors as they come: the transport turns every error into its public form
+// (errors.go), so an unknown error is logged and shown only as INTERNAL.
+package resolvers
+
+import (
+	"context"
+
+	"github.com/graph-gophers/graphql-go"
+
+	"github.com/tokengate/tokengate/auth"
+)
+
+// Resolver is the root resolver: graphql-go resolves every field of Query
+// and Mutation as a method of the same name on it.
+type Resolver struct {
+	svc *auth.Service
+}
+
+// New returns the root resolver over svc.
+func New(svc *auth.Service) *Resolver {
+	return &Resolver{svc: svc}
+}
+
+// LoggedInUser resolves Query.loggedInUser.
+func (r *Resolver) LoggedInUser(ctx context.Context) (*userResolver, error) {
+	u, err := r.svc.Me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newUser(u), nil
+}
+
+// Sessions resolves Query.sessions.
+func (r *Resolver) Sessions(ctx context.Context) ([]*sessionResolver, error) {
+	list, err := r.svc.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	current := auth.CallerFromContext(ctx).SessionID
+	out := make([]*sessionResolver, len(list))
+	for i, s := range list {
+		out[i] = &sessionResolver{s: s, current: s.ID == current}
+	}
+	return out, nil
+}
+
+// Register resolves Mutation.register.
+func (r *Resolver) Register(ctx context.Context, args struct{ Email, Password, Name string }) (*tokensResolver, error) {
+	return tokens(r.svc.Register(ctx, args.Email, args.Password, args.Name))
+}
+
+// Login resolves Mutation.login.
+func (r *Resolver) Login(ctx context.Context, args struct{ Email, Password string }) (*tokensResolver, error) {
+	return tokens(r.svc.Login(ctx, args.Email, args.Password))
+}
+
+// Refresh resolves Mutation.refresh. Without the argument the service uses
+// the request's x-refresh-token, and a request the middleware already
+// rotated is not rotated again.
+func (r *Resolver) Refresh(ctx context.Context, args struct{ RefreshToken *string }) (*tokensResolver, error) {
+	var raw string
+	if args.RefreshToken != nil {
+		raw = *args.RefreshToken
+	}
+	return tokens(r.svc.Refresh(ctx, raw))
+}
+
+// Logout resolves Mutation.logout.
+func (r *Resolver) Logout(ctx context.Context) (bool, error) {
+	if err := r.svc.Logout(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// LogoutAll resolves Mutation.logoutAll.
+func (r *Resolver) LogoutAll(ctx context.Context) (bool, error) {
+	if err := r.svc.LogoutAll(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RevokeSession resolves Mutation.revokeSession. A session that is not the
+// caller's is NOT_FOUND, exactly like one that does not exist, so the
+// answer reveals nothing about other users' sessions.
+func (r *Resolver) RevokeSession(ctx context.Context, args struct{ ID graphql.ID }) (bool, error) {
+	if err := r.svc.RevokeSession(ctx, string(args.ID)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ChangePassword resolves Mutation.changePassword.
+func (r *Resolver) ChangePassword(ctx context.Context, args struct{ CurrentPassword, NewPassword string }) (*tokensResolver, error) {
+	return tokens(r.svc.ChangePassword(ctx, args.CurrentPassword, args.NewPassword))
+}
+
+func tokens(t auth.Tokens, err error) (*tokensResolver, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &tokensResolver{t: t}, nil
+}
