@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultMaxKeys bounds the keys a Limiter remembers unless MaxKeys says
-// otherwise: about 20 MB of buckets, enough for every honest client of one
+// otherwise: about 30 MB of buckets, enough for every honest client of one
 // process, few enough that a flood of spoofed keys cannot exhaust memory.
 const DefaultMaxKeys = 100_000
 
