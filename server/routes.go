@@ -1,0 +1,40 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/resolvers"
+	"github.com/tokengate/tokengate/rest"
+)
+
+// addRoutes is the one list of every route tokengate serves. Adopters add
+// REST routes here and GraphQL fields in schema/ and resolvers/.
+func addRoutes(r chi.Router, d Deps, onError middleware.ErrorWriter) {
+	svc := d.Service
+
+	r.Method(http.MethodGet, "/healthz", rest.HandleHealthz())
+	r.Method(http.MethodGet, "/readyz", rest.HandleReadyz(svc.Ready, onError))
+
+	graphql := resolvers.NewHandler(svc, d.Logger, d.GraphQL)
+	r.Method(http.MethodPost, "/graphql", graphql)
+	r.Method(http.MethodGet, "/graphql", graphql)
+
+	r.Route("/auth", func(r chi.Router) {
+		r.Method(http.MethodPost, "/register", rest.HandleRegister(svc, onError))
+		r.Method(http.MethodPost, "/login", rest.HandleLogin(svc, onError))
+		r.Method(http.MethodPost, "/refresh", rest.HandleRefresh(svc, onError))
+		r.Method(http.MethodPost, "/logout", rest.HandleLogout(svc, onError))
+		r.Method(http.MethodPost, "/logout-all", rest.HandleLogoutAll(svc, onError))
+		r.Method(http.MethodGet, "/me", rest.HandleMe(svc, onError))
+		r.Method(http.MethodGet, "/sessions", rest.HandleSessions(svc, onError))
+		r.Method(http.MethodDelete, "/sessions/{id}", rest.HandleRevokeSession(svc, onError))
+		r.Method(http.MethodPost, "/password", rest.HandleChangePassword(svc, onError))
+	})
+
+	for path, h := range d.Extra {
+		r.Mount(path, h)
+	}
+}

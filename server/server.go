@@ -1,0 +1,63 @@
+// Package server assembles tokengate's HTTP handler: the middleware chain
+// every request passes through and, in routes.go, every route.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/cors"
+
+	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/resolvers"
+	"github.com/tokengate/tokengate/rest"
+)
+
+// Deps is everything the HTTP layer needs, built by main.
+type Deps struct {
+	Service *auth.Service
+	Logger  *slog.Logger
+	// CORSAllowedOrigins lists the origins whose scripts may call the API;
+	// empty means no cross-origin access.
+	CORSAllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	GraphQL        resolvers.Limits
+	// Extra mounts operational handlers (metrics, pprof) by path; they pass
+	// through the same middleware as every other route.
+	Extra map[string]http.Handler
+}
+
+// New returns the handler serving every route of API.md behind the
+// validate-tokens middleware.
+func New(d Deps) http.Handler {
+	if d.Service == nil || d.Logger == nil {
+		panic("server: Service and Logger are required")
+	}
+	onError := rest.NewErrorWriter(d.Logger)
+
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer(d.Logger, onError))
+	r.Use(middleware.ClientIP(d.TrustedProxies))
+	if len(d.CORSAllowedOrigins) > 0 {
+		r.Use(cors.Handler(cors.Options{
+			AllowedOrigins: d.CORSAllowedOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+			AllowedHeaders: []string{"Content-Type", "Authorization", middleware.HeaderAccessToken, middleware.HeaderRefreshToken},
+			ExposedHeaders: []string{middleware.HeaderAccessToken, middleware.HeaderRefreshToken, "WWW-Authenticate"},
+			// Tokens travel in headers, never cookies, so credentials mode is
+			// not needed and stays off.
+			AllowCredentials: false,
+			MaxAge:           600,
+		}))
+	}
+	r.Use(middleware.ValidateTokens(d.Service, onError))
+	r.NotFound(rest.NotFound)
+	r.MethodNotAllowed(rest.MethodNotAllowed)
+
+	addRoutes(r, d, onError)
+	return r
+}
