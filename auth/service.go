@@ -323,17 +323,19 @@ func (s *Service) LogoutAll(ctx context.Context) error {
 	return nil
 }
 
-// RevokeUser is the operator's version of LogoutAll, by e-mail.
-func (s *Service) RevokeUser(ctx context.Context, email string) error {
+// RevokeUser is the operator's version of LogoutAll, by e-mail. It needs
+// only the store, so the command-line tool can run it without the token
+// secrets.
+func RevokeUser(ctx context.Context, st Store, email string, now time.Time) error {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return err
 	}
-	u, err := s.store.UserByEmail(ctx, email)
+	u, err := st.UserByEmail(ctx, email)
 	if err != nil {
 		return fmt.Errorf("find user: %w", err)
 	}
-	if err := s.store.RevokeUser(ctx, u.ID, s.now().UTC()); err != nil {
+	if err := st.RevokeUser(ctx, u.ID, now.UTC()); err != nil {
 		return fmt.Errorf("revoke user: %w", err)
 	}
 	return nil
