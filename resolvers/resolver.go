@@ -53,12 +53,14 @@ func (r *Resolver) Sessions(ctx context.Context) ([]*sessionResolver, error) {
 
 // Register resolves Mutation.register.
 func (r *Resolver) Register(ctx context.Context, args struct{ Email, Password, Name string }) (*tokensResolver, error) {
-	return tokens(r.svc.Register(ctx, args.Email, args.Password, args.Name))
+	t, err := r.svc.Register(ctx, args.Email, args.Password, args.Name)
+	return tokens(ctx, t, err)
 }
 
 // Login resolves Mutation.login.
 func (r *Resolver) Login(ctx context.Context, args struct{ Email, Password string }) (*tokensResolver, error) {
-	return tokens(r.svc.Login(ctx, args.Email, args.Password))
+	t, err := r.svc.Login(ctx, args.Email, args.Password)
+	return tokens(ctx, t, err)
 }
 
 // Refresh resolves Mutation.refresh. Without the argument the service uses
@@ -69,7 +71,8 @@ func (r *Resolver) Refresh(ctx context.Context, args struct{ RefreshToken *strin
 	if args.RefreshToken != nil {
 		raw = *args.RefreshToken
 	}
-	return tokens(r.svc.Refresh(ctx, raw))
+	t, err := r.svc.Refresh(ctx, raw)
+	return tokens(ctx, t, err)
 }
 
 // Logout resolves Mutation.logout.
@@ -100,12 +103,18 @@ func (r *Resolver) RevokeSession(ctx context.Context, args struct{ ID graphql.ID
 
 // ChangePassword resolves Mutation.changePassword.
 func (r *Resolver) ChangePassword(ctx context.Context, args struct{ CurrentPassword, NewPassword string }) (*tokensResolver, error) {
-	return tokens(r.svc.ChangePassword(ctx, args.CurrentPassword, args.NewPassword))
+	t, err := r.svc.ChangePassword(ctx, args.CurrentPassword, args.NewPassword)
+	return tokens(ctx, t, err)
 }
 
-func tokens(t auth.Tokens, err error) (*tokensResolver, error) {
+// tokens answers an operation that issues tokens. It records them for the
+// response headers itself rather than trusting every service method to:
+// the promise that tokens in a body are also in the headers is this
+// transport's to keep. Recording the same tokens twice is harmless.
+func tokens(ctx context.Context, t auth.Tokens, err error) (*tokensResolver, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth.RecordIssued(ctx, t)
 	return &tokensResolver{t: t}, nil
 }
