@@ -34,13 +34,17 @@ type Limits struct {
 	MaxSelections int
 }
 
-// DefaultLimits returns limits far above what the tokengate schema needs
-// and what GraphiQL's introspection query takes, and far below what would
-// let one request occupy the server.
+// DefaultLimits returns limits above what the tokengate schema needs and
+// what GraphiQL's introspection query takes, and far below what would let
+// one request occupy the server. The depth is set by introspection, not by
+// tokengate's own types (at most 3 deep): the introspection query of
+// graphql-js, which GraphiQL sends, reaches depth 13, and a lower limit
+// leaves GraphiQL without docs or completion; 15 leaves room for clients
+// that ask for deeper type references.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxBodyBytes:   1 << 20,
-		MaxDepth:       12,
+		MaxDepth:       15,
 		MaxQueryLength: 64 << 10,
 		MaxSelections:  500,
 	}
