@@ -28,6 +28,10 @@ import (
 	"github.com/tokengate/tokengate/migrations"
 )
 
+// versionTable is goose's bookkeeping table, named as in the PostgreSQL
+// store.
+const versionTable = "tokengate_schema_version"
+
 // Memory is the path that opens a private in-memory database.
 const Memory = ":memory:"
 
@@ -153,6 +157,7 @@ func fileDSN(abs string, o options, reader bool) string {
 
 func migrate(ctx context.Context, db *sql.DB) error {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.SQLite(),
+		goose.WithTableName(versionTable),
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrate sqlite: %w", err)
@@ -189,7 +194,7 @@ func classify(op string, err error) error {
 	case errors.As(err, &domain):
 		return fmt.Errorf("%s: %w", op, err)
 	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("%s: %w", op, auth.ErrNotFound)
+		return fmt.Errorf("%s: %w", op, withCause(auth.ErrNotFound, err))
 	case errors.Is(err, context.DeadlineExceeded):
 		return auth.Unavailable(fmt.Errorf("%s: %w", op, err))
 	case errors.As(err, &lite):
@@ -200,6 +205,14 @@ func classify(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// withCause returns a copy of a domain sentinel carrying the driver's
+// error, so errors.Is still matches the sentinel and the logs keep the cause.
+func withCause(sentinel *auth.Error, cause error) error {
+	e := *sentinel
+	e.Err = cause
+	return &e
 }
 
 // The columns every query reads, in the order scan expects them.
