@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -109,7 +110,7 @@ func (s *Service) Ready(ctx context.Context) error {
 
 // Register creates an account and signs it in on a new session.
 func (s *Service) Register(ctx context.Context, email, password, name string) (Tokens, error) {
-	if err := spend(s.limits.IP, ClientFromContext(ctx).IP); err != nil {
+	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
 	}
 	email, err := NormalizeEmail(email)
@@ -136,7 +137,7 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (T
 // Login signs a user in on a new session. A wrong password and an unknown
 // e-mail give the same error after the same bcrypt work.
 func (s *Service) Login(ctx context.Context, email, password string) (Tokens, error) {
-	if err := spend(s.limits.IP, ClientFromContext(ctx).IP); err != nil {
+	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
 	}
 	email, err := NormalizeEmail(email)
@@ -208,7 +209,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 		RecordIssued(ctx, *state.rotated)
 		return *state.rotated, nil
 	}
-	if err := spend(s.limits.IP, ClientFromContext(ctx).IP); err != nil {
+	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
 	}
 	return s.Rotate(ctx, raw)
@@ -403,7 +404,12 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (Tok
 	if err != nil {
 		return Tokens{}, fmt.Errorf("change password: %w", err)
 	}
-	return s.issue(u, sess)
+	t, err := s.issue(u, sess)
+	if err != nil {
+		return Tokens{}, err
+	}
+	RecordIssued(ctx, t)
+	return t, nil
 }
 
 // Me returns the caller's account.
@@ -549,6 +555,18 @@ func spend(l Limiter, key string) error {
 		return RateLimited(retry)
 	}
 	return nil
+}
+
+// ipBudgetKey is the key of a client's per-IP budget. An IPv6 client
+// usually holds a whole /64 and could otherwise rotate through fresh
+// budgets, so IPv6 addresses share one budget per /64.
+func ipBudgetKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return ip
+	}
+	p, _ := addr.Prefix(64)
+	return p.String()
 }
 
 // charge spends after the fact: the attempt already happened, so the budget

@@ -129,7 +129,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *auth.Er
 	h := w.Header()
 	switch status {
 	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", challenge(r, e))
+		h.Set("WWW-Authenticate", challenge(e))
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfter(e.RetryAfter))
 	}
@@ -146,16 +146,13 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *auth.Er
 	})
 }
 
-// challenge is the RFC 6750 WWW-Authenticate value of a 401. The
-// invalid_token error code is only for a request that presented a token: in
-// a token header, or in the body of an explicit refresh, which the reason
-// then names.
-func challenge(r *http.Request, e *auth.Error) string {
-	sent := r.Header.Get(middleware.HeaderAccessToken) != "" ||
-		r.Header.Get(middleware.HeaderRefreshToken) != "" ||
-		r.Header.Get("Authorization") != "" ||
-		(e.Code == auth.CodeUnauthenticated && e.Reason != auth.ReasonNone && e.Reason != auth.ReasonTokenMissing)
-	if sent {
+// challenge is the RFC 6750 WWW-Authenticate value of a 401.
+func challenge(e *auth.Error) string {
+	// RFC 6750: invalid_token says the presented token is bad, and clients
+	// drop their tokens on it. So it is said only when a token was sent and
+	// failed (a reason other than TOKEN_MISSING), never for a wrong password
+	// or a missing token, even if the request carried some other good token.
+	if e.Code == auth.CodeUnauthenticated && e.Reason != auth.ReasonNone && e.Reason != auth.ReasonTokenMissing {
 		return `Bearer error="invalid_token"`
 	}
 	return "Bearer"

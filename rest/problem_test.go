@@ -74,6 +74,10 @@ func TestErrorWriterChallengesWithInvalidTokenOnlyWhenATokenWasSent(t *testing.T
 		{"x-refresh-token", []string{"X-Refresh-Token", "t"}, auth.Unauthenticated(auth.ReasonSessionRevoked), `Bearer error="invalid_token"`},
 		{"authorization", []string{"Authorization", "Bearer t"}, auth.Unauthenticated(auth.ReasonTokenExpired), `Bearer error="invalid_token"`},
 		{"token in the body", nil, auth.Unauthenticated(auth.ReasonRefreshReused), `Bearer error="invalid_token"`},
+		// A token that was not what failed is not called invalid, or the
+		// client would drop a good token.
+		{"good token, wrong password", []string{"X-Access-Token", "t"}, auth.ErrInvalidCredentials, "Bearer"},
+		{"basic credentials", []string{"Authorization", "Basic dTpw"}, auth.Unauthenticated(auth.ReasonTokenMissing), "Bearer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, "/auth/me", nil)
