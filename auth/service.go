@@ -494,7 +494,8 @@ func (s *Service) issue(u User, sess Session) (Tokens, error) {
 		AccessToken:           access,
 		RefreshToken:          refresh,
 		AccessTokenExpiresAt:  accessExp,
-		RefreshTokenExpiresAt: sess.ExpiresAt,
+		// JWT times are whole seconds; report what the token says.
+		RefreshTokenExpiresAt: sess.ExpiresAt.Truncate(time.Second),
 		User:                  u,
 		SessionID:             sess.ID,
 	}, nil
