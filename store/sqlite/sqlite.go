@@ -73,7 +73,7 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		return nil, errors.New("open sqlite: empty path")
 	}
 	if path == Memory {
-		db, err := openDB(ctx, o.driver, memoryDSN(o), 1)
+		db, err := openDB(ctx, o.driver, memoryDSN(), 1)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +125,7 @@ func openDB(ctx context.Context, driver, dsn string, conns int) (*sql.DB, error)
 	return db, nil
 }
 
-func memoryDSN(o options) string {
+func memoryDSN() string {
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
@@ -346,6 +346,14 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID string, hash []byte)
 	return classify("set password hash", mustAffect(res, err))
 }
 
+// notFoundIfNone is the error for a statement that returned no row.
+func notFoundIfNone(found bool, err error) error {
+	if err == nil && !found {
+		return auth.ErrNotFound
+	}
+	return err
+}
+
 // mustAffect turns an UPDATE that matched no row into ErrNotFound.
 func mustAffect(res sql.Result, err error) error {
 	if err != nil {
@@ -367,21 +375,21 @@ func (s *Store) ChangePassword(ctx context.Context, userID, keepSessionID string
 	var u userRow
 	var sess sessionRow
 	err := s.inTx(ctx, "change password", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `
+		ok, err := returningOne(ctx, tx, u.dest(), `
 			UPDATE users SET password_hash = ?1, token_version = token_version + 1
 			WHERE id = ?2
 			RETURNING `+userColumns,
-			hashValue(hash), userID).Scan(u.dest()...)
-		if err != nil {
-			return err
+			hashValue(hash), userID)
+		if err != nil || !ok {
+			return notFoundIfNone(ok, err)
 		}
-		err = tx.QueryRowContext(ctx, `
+		ok, err = returningOne(ctx, tx, sess.dest(), `
 			UPDATE sessions SET generation = generation + 1, rotated_at = ?1
 			WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL AND expires_at > ?1
 			RETURNING `+sessionColumns,
-			micros(now), keepSessionID, userID).Scan(sess.dest()...)
-		if err != nil {
-			return err
+			micros(now), keepSessionID, userID)
+		if err != nil || !ok {
+			return notFoundIfNone(ok, err)
 		}
 		_, err = tx.ExecContext(ctx, `
 			UPDATE sessions SET revoked_at = ?1
@@ -467,17 +475,44 @@ const rotateSQL = `
 func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotated, bool, error) {
 	var sess sessionRow
 	var u userRow
-	err := s.w.QueryRowContext(ctx, rotateSQL,
+	ok, err := returningOne(ctx, s.w, append(sess.dest(), u.dest()...), rotateSQL,
 		micros(r.Now), micros(r.ExpiresAt), r.UserAgent, r.IP,
-		r.SessionID, r.UserID, r.Generation, r.TokenVersion,
-	).Scan(append(sess.dest(), u.dest()...)...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return auth.Rotated{}, false, nil
-	}
-	if err != nil {
+		r.SessionID, r.UserID, r.Generation, r.TokenVersion)
+	if err != nil || !ok {
 		return auth.Rotated{}, false, classify("rotate session", err)
 	}
 	return auth.Rotated{Session: sess.value(), User: u.value()}, true, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// returningOne runs a statement whose RETURNING clause yields at most one
+// row, scans it into dest, and reports whether there was one. It steps the
+// statement to its end rather than stopping at the row, because outside a
+// transaction SQLite commits only then: a commit that fails must fail the
+// call, not pass unnoticed after the row has been read.
+func returningOne(ctx context.Context, q querier, dest []any, query string, args ...any) (bool, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		if found {
+			return false, errors.New("statement returned more than one row")
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return false, err
+		}
+		found = true
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return found, rows.Close()
 }
 
 // SessionState returns a session and its user.
