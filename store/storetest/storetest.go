@@ -63,6 +63,7 @@ func cases() []testCase {
 		{"CreateSession caps live sessions by revoking the oldest", testSessionCap},
 		{"CreateSession with maxLive 0 has no cap", testNoSessionCap},
 		{"CreateSession cap counts only live sessions", testSessionCapCountsLive},
+		{"CreateSession cap holds under concurrent sign-ins of one user", testSessionCapConcurrent},
 		{"CreateSession returns ErrNotFound for an unknown user", testCreateSessionUnknownUser},
 		{"CreateSession fails for an existing session id", testCreateSessionDuplicate},
 		{"RotateSession advances the generation by one and slides the expiry", testRotate},
@@ -524,6 +525,43 @@ func testSessionCapCountsLive(t *testing.T, s auth.Store) {
 	for _, old := range []auth.Session{revoked, expired} {
 		state, _ := mustState(t, s, old.ID)
 		equalSession(t, "session the cap must not touch", state, old)
+	}
+}
+
+func testSessionCapConcurrent(t *testing.T, s auth.Store) {
+	const signIns, maxLive = 8, 3
+	u := newUser(t, s, "")
+	sessions := make([]auth.Session, signIns)
+	for i := range sessions {
+		sessions[i] = auth.Session{
+			ID: nextID("session"), UserID: u.ID, Generation: 1,
+			CreatedAt: Base.Add(time.Duration(i) * time.Minute), LastUsedAt: Base, RotatedAt: Base,
+			ExpiresAt: Base.Add(refreshTTL), MaxExpiresAt: Base.Add(maxAge),
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, signIns)
+	for _, sess := range sessions {
+		wg.Go(func() {
+			<-start
+			if err := s.CreateSession(t.Context(), sess, maxLive); err != nil {
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent CreateSession: %v", err)
+	}
+	// Whatever order they ran in, each cap keeps the newest maxLive of what
+	// is live, so the newest maxLive of all survive.
+	got := ids(mustList(t, s, u.ID, Base.Add(time.Hour)))
+	want := []string{sessions[7].ID, sessions[6].ID, sessions[5].ID}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("live sessions after concurrent sign-ins = %v, want %v", got, want)
 	}
 }
 
