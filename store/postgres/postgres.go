@@ -42,12 +42,21 @@ const versionTable = "tokengate_schema_version"
 // (migrations/postgres/00001_init.sql).
 const emailKeyConstraint = "users_email_key_unique"
 
+// defaultConnectTimeout applies when the URL sets no connect_timeout: a
+// server that silently drops packets then fails a request (and start-up)
+// as unavailable within seconds instead of holding it until its deadline.
+const defaultConnectTimeout = 5 * time.Second
+
 // Open connects to the database at url (a postgres:// URL or a keyword/value
-// connection string) and applies the migrations.
+// connection string, where pgxpool's pool_max_conns and friends also
+// apply) and applies the migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	return OpenConfig(ctx, cfg)
 }

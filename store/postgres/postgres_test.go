@@ -322,3 +322,23 @@ func TestTerminatedConnectionsAreUnavailableThenRecover(t *testing.T) {
 		t.Errorf("RotateSession after recovery = ok %v, err %v; want a rotation", ok, err)
 	}
 }
+
+// Open's errors end up in logs and on the terminal; the password in the
+// URL must not.
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	for _, url := range []string{
+		"postgres://u:hunter2@host:notaport/db",
+		"postgres://u:hunter2@" + closed + "/db?sslmode=disable",
+	} {
+		_, err := postgres.Open(t.Context(), url)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%q) error = %v; want an error without the password", url, err)
+		}
+	}
+}
