@@ -23,7 +23,7 @@ func TestRegisterThenLoggedInUser(t *testing.T) {
 		t.Errorf("expiries access %v refresh %v", reg.AccessTokenExpiresAt, reg.RefreshTokenExpiresAt)
 	}
 
-	var out struct{ LoggedInUser userJSON }
+	var out struct{ LoggedInUser testserver.User }
 	res := data(t, s, &out, meQuery, nil, access(reg.AccessToken)...)
 	if out.LoggedInUser != reg.User {
 		t.Errorf("loggedInUser %+v, want %+v", out.LoggedInUser, reg.User)
@@ -41,7 +41,7 @@ func TestLogin(t *testing.T) {
 	if tokens.User.Email != "grace@example.com" {
 		t.Fatalf("login user %+v", tokens.User)
 	}
-	var out struct{ LoggedInUser userJSON }
+	var out struct{ LoggedInUser testserver.User }
 	data(t, s, &out, meQuery, nil, access(tokens.AccessToken)...)
 	if out.LoggedInUser.ID != tokens.User.ID {
 		t.Errorf("loggedInUser %+v, want %+v", out.LoggedInUser, tokens.User)

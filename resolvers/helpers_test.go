@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tokengate/tokengate/internal/testserver"
 )
@@ -27,32 +26,6 @@ type gqlError struct {
 		Reason     string `json:"reason"`
 		RetryAfter int    `json:"retryAfter"`
 	} `json:"extensions"`
-}
-
-// tokensJSON is Tokens as the API returns it.
-type tokensJSON struct {
-	AccessToken           string    `json:"accessToken"`
-	RefreshToken          string    `json:"refreshToken"`
-	AccessTokenExpiresAt  time.Time `json:"accessTokenExpiresAt"`
-	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
-	User                  userJSON  `json:"user"`
-}
-
-type userJSON struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-type sessionJSON struct {
-	ID         string    `json:"id"`
-	CreatedAt  time.Time `json:"createdAt"`
-	LastUsedAt time.Time `json:"lastUsedAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
-	UserAgent  *string   `json:"userAgent"`
-	IP         *string   `json:"ip"`
-	Current    bool      `json:"current"`
 }
 
 func newServer(t testing.TB) *testserver.Server {
@@ -110,17 +83,17 @@ func fails(t testing.TB, s *testserver.Server, code, reason, query string, vars 
 // access is the header that authenticates with an access token.
 func access(token string) []string { return []string{"x-access-token", token} }
 
-func registerGQL(t testing.TB, s *testserver.Server, email, password, name string) (tokensJSON, *testserver.Response) {
+func registerGQL(t testing.TB, s *testserver.Server, email, password, name string) (testserver.Tokens, *testserver.Response) {
 	t.Helper()
-	var out struct{ Register tokensJSON }
+	var out struct{ Register testserver.Tokens }
 	res := data(t, s, &out, `mutation($e: String!, $p: String!, $n: String!) { register(email: $e, password: $p, name: $n) { `+tokenFields+` } }`,
 		map[string]any{"e": email, "p": password, "n": name})
 	return out.Register, res
 }
 
-func loginGQL(t testing.TB, s *testserver.Server, email, password string, headers ...string) (tokensJSON, *testserver.Response) {
+func loginGQL(t testing.TB, s *testserver.Server, email, password string, headers ...string) (testserver.Tokens, *testserver.Response) {
 	t.Helper()
-	var out struct{ Login tokensJSON }
+	var out struct{ Login testserver.Tokens }
 	res := data(t, s, &out, `mutation($e: String!, $p: String!) { login(email: $e, password: $p) { `+tokenFields+` } }`,
 		map[string]any{"e": email, "p": password}, headers...)
 	return out.Login, res
@@ -142,7 +115,7 @@ func refreshWorks(t testing.TB, s *testserver.Server, refreshToken string) bool 
 
 // wantTokenHeaders checks that the response carries exactly the tokens of
 // the body in the token headers, exposed to scripts and never cached.
-func wantTokenHeaders(t testing.TB, res *testserver.Response, want tokensJSON) {
+func wantTokenHeaders(t testing.TB, res *testserver.Response, want testserver.Tokens) {
 	t.Helper()
 	h := res.Header
 	if h.Get("x-access-token") != want.AccessToken || h.Get("x-refresh-token") != want.RefreshToken {

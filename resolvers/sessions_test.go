@@ -94,7 +94,7 @@ func TestSessionsNewestFirstWithCurrent(t *testing.T) {
 	third := s.SignIn(t, "grace@example.com")
 	s.SignUp(t, "ada@example.com") // someone else's, never listed
 
-	var out struct{ Sessions []sessionJSON }
+	var out struct{ Sessions []testserver.Session }
 	data(t, s, &out, sessionsQuery, nil, access(second.AccessToken)...)
 	got := out.Sessions
 	if len(got) != 3 {
@@ -144,11 +144,11 @@ func TestChangePassword(t *testing.T) {
 		fails(t, s, "BAD_USER_INPUT", "", change, map[string]any{"cur": testserver.Password, "new": "short"}, access(mine.AccessToken)...)
 	})
 
-	var out struct{ ChangePassword tokensJSON }
+	var out struct{ ChangePassword testserver.Tokens }
 	data(t, s, &out, change, map[string]any{"cur": testserver.Password, "new": "a new password"}, access(mine.AccessToken)...)
 	fresh := out.ChangePassword
 
-	var me struct{ LoggedInUser userJSON }
+	var me struct{ LoggedInUser testserver.User }
 	data(t, s, &me, meQuery, nil, access(fresh.AccessToken)...)
 	if me.LoggedInUser.ID != mine.User.ID {
 		t.Errorf("new access token is for %+v", me.LoggedInUser)

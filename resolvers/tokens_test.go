@@ -38,13 +38,13 @@ func TestTokensAreAlsoInResponseHeaders(t *testing.T) {
 	t.Run("login", func(t *testing.T) { wantTokenHeaders(t, res, login) })
 
 	t.Run("refresh", func(t *testing.T) {
-		var out struct{ Refresh tokensJSON }
+		var out struct{ Refresh testserver.Tokens }
 		res := data(t, s, &out, `mutation($rt: String) { refresh(refreshToken: $rt) { `+tokenFields+` } }`, map[string]any{"rt": login.RefreshToken})
 		wantTokenHeaders(t, res, out.Refresh)
 	})
 
 	t.Run("changePassword", func(t *testing.T) {
-		var out struct{ ChangePassword tokensJSON }
+		var out struct{ ChangePassword testserver.Tokens }
 		res := data(t, s, &out, `mutation { changePassword(currentPassword: "`+testserver.Password+`", newPassword: "a new password") { `+tokenFields+` } }`,
 			nil, access(reg.AccessToken)...)
 		wantTokenHeaders(t, res, out.ChangePassword)
@@ -64,14 +64,14 @@ func TestIssuedTokensStayWhenTheOperationFails(t *testing.T) {
 	if at == "" || res.Header.Get("x-refresh-token") == "" {
 		t.Fatalf("issued tokens missing from the headers: %v", res.Header)
 	}
-	var out struct{ LoggedInUser userJSON }
+	var out struct{ LoggedInUser testserver.User }
 	data(t, s, &out, meQuery, nil, access(at)...)
 }
 
 func TestRefreshMutationByArgument(t *testing.T) {
 	s := newServer(t)
 	old := s.SignUp(t, "grace@example.com")
-	var out struct{ Refresh tokensJSON }
+	var out struct{ Refresh testserver.Tokens }
 	data(t, s, &out, `mutation($rt: String) { refresh(refreshToken: $rt) { `+tokenFields+` } }`, map[string]any{"rt": old.RefreshToken})
 	if out.Refresh.RefreshToken == old.RefreshToken || out.Refresh.User.ID != old.User.ID {
 		t.Fatalf("refresh returned %+v", out.Refresh)
@@ -86,7 +86,7 @@ func TestRefreshMutationByHeader(t *testing.T) {
 	old := s.SignUp(t, "grace@example.com")
 	// A valid access token lets the request through without a rotation; the
 	// explicit refresh then rotates the x-refresh-token it was sent.
-	var out struct{ Refresh tokensJSON }
+	var out struct{ Refresh testserver.Tokens }
 	res := data(t, s, &out, `mutation { refresh { `+tokenFields+` } }`, nil,
 		"x-access-token", old.AccessToken, "x-refresh-token", old.RefreshToken)
 	wantTokenHeaders(t, res, out.Refresh)
@@ -105,7 +105,7 @@ func TestMiddlewareRefreshesAGraphQLQuery(t *testing.T) {
 	old := s.SignUp(t, "grace@example.com")
 	s.Clock.Advance(16 * time.Minute)
 
-	var out struct{ LoggedInUser userJSON }
+	var out struct{ LoggedInUser testserver.User }
 	res := data(t, s, &out, meQuery, nil, "x-access-token", old.AccessToken, "x-refresh-token", old.RefreshToken)
 	if out.LoggedInUser.ID != old.User.ID {
 		t.Fatalf("loggedInUser %+v", out.LoggedInUser)
@@ -133,7 +133,7 @@ func TestRequestRotatedByMiddlewareAndRefreshRotatesOnce(t *testing.T) {
 			old := s.SignUp(t, "grace@example.com")
 			s.Clock.Advance(16 * time.Minute)
 
-			var out struct{ Refresh tokensJSON }
+			var out struct{ Refresh testserver.Tokens }
 			res := data(t, s, &out, tc.query, map[string]any{"rt": old.RefreshToken},
 				"x-access-token", old.AccessToken, "x-refresh-token", old.RefreshToken)
 			wantTokenHeaders(t, res, out.Refresh)

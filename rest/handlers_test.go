@@ -27,7 +27,7 @@ func TestFullFlowRegisterMeSessionsRefreshLogoutLogoutAll(t *testing.T) {
 
 	res := s.Do(t, http.MethodGet, "/auth/me", "", bearer(reg.AccessToken)...)
 	wantStatus(t, res, http.StatusOK)
-	var me userBody
+	var me testserver.User
 	res.JSON(t, &me)
 	if me != reg.User {
 		t.Fatalf("me %+v, want %+v", me, reg.User)
@@ -35,7 +35,7 @@ func TestFullFlowRegisterMeSessionsRefreshLogoutLogoutAll(t *testing.T) {
 
 	res = s.Do(t, http.MethodGet, "/auth/sessions", "", "x-access-token", reg.AccessToken)
 	wantStatus(t, res, http.StatusOK)
-	var sessions []sessionBody
+	var sessions []testserver.Session
 	res.JSON(t, &sessions)
 	if len(sessions) != 1 || !sessions[0].Current {
 		t.Fatalf("sessions %s, want one current session", res.Body)
@@ -68,7 +68,7 @@ func TestFullFlowRegisterMeSessionsRefreshLogoutLogoutAll(t *testing.T) {
 	second := login(t, s, "ada@example.com", password)
 	res = s.Do(t, http.MethodPost, "/auth/logout-all", "", bearer(first.AccessToken)...)
 	wantStatus(t, res, http.StatusNoContent)
-	for _, tb := range []tokensBody{first, second} {
+	for _, tb := range []testserver.Tokens{first, second} {
 		p := wantProblem(t, refreshWithHeader(t, s, tb.RefreshToken), http.StatusUnauthorized, auth.CodeUnauthenticated)
 		if p.Reason != auth.ReasonSessionRevoked {
 			t.Errorf("refresh after logout-all: reason %q, want SESSION_REVOKED", p.Reason)
@@ -241,7 +241,7 @@ func TestSQLMetacharactersAreStoredAndReturnedIntact(t *testing.T) {
 	li := login(t, s, email, pw)
 	res = s.Do(t, http.MethodGet, "/auth/me", "", bearer(li.AccessToken)...)
 	wantStatus(t, res, http.StatusOK)
-	var me userBody
+	var me testserver.User
 	res.JSON(t, &me)
 	if me.Email != email || me.Name != name {
 		t.Fatalf("me %q %q, want %q %q", me.Email, me.Name, email, name)
@@ -264,7 +264,7 @@ func TestExpiredAccessTokenIsRefreshedByTheMiddlewareOnRESTRoutes(t *testing.T) 
 	if access == reg.AccessToken || refresh == reg.RefreshToken {
 		t.Fatal("the middleware did not issue new tokens")
 	}
-	var me userBody
+	var me testserver.User
 	res.JSON(t, &me)
 	if me.ID != reg.User.ID {
 		t.Fatalf("me %+v, want %s", me, reg.User.ID)
@@ -292,7 +292,7 @@ func TestRevokingAnotherUsersSessionIsNotFoundAndLeavesItWorking(t *testing.T) {
 
 	res := s.Do(t, http.MethodGet, "/auth/sessions", "", bearer(alice.AccessToken)...)
 	wantStatus(t, res, http.StatusOK)
-	var sessions []sessionBody
+	var sessions []testserver.Session
 	res.JSON(t, &sessions)
 	if len(sessions) != 1 {
 		t.Fatalf("alice's sessions %s", res.Body)

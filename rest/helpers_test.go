@@ -8,38 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tokengate/tokengate/auth"
 	"github.com/tokengate/tokengate/internal/testserver"
 )
 
 // The wire shapes as a client reads them.
-
-type tokensBody struct {
-	AccessToken           string    `json:"accessToken"`
-	RefreshToken          string    `json:"refreshToken"`
-	AccessTokenExpiresAt  time.Time `json:"accessTokenExpiresAt"`
-	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
-	User                  userBody  `json:"user"`
-}
-
-type userBody struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
-type sessionBody struct {
-	ID         string    `json:"id"`
-	CreatedAt  time.Time `json:"createdAt"`
-	LastUsedAt time.Time `json:"lastUsedAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
-	UserAgent  *string   `json:"userAgent"`
-	IP         *string   `json:"ip"`
-	Current    bool      `json:"current"`
-}
 
 type problemBody struct {
 	Type   string      `json:"type"`
@@ -100,10 +74,10 @@ func wantStatus(t testing.TB, res *testserver.Response, status int) {
 
 // wantTokens checks a token-bearing response: the status, the body, the
 // same tokens in the headers, and no caching.
-func wantTokens(t testing.TB, res *testserver.Response, status int) tokensBody {
+func wantTokens(t testing.TB, res *testserver.Response, status int) testserver.Tokens {
 	t.Helper()
 	wantStatus(t, res, status)
-	var tb tokensBody
+	var tb testserver.Tokens
 	res.JSON(t, &tb)
 	if tb.AccessToken == "" || tb.RefreshToken == "" {
 		t.Fatalf("tokens missing from body %s", res.Body)
@@ -168,7 +142,7 @@ func wantProblem(t testing.TB, res *testserver.Response, status int, code auth.C
 }
 
 // register signs an account up through POST /auth/register.
-func register(t testing.TB, s *testserver.Server, email, password string) tokensBody {
+func register(t testing.TB, s *testserver.Server, email, password string) testserver.Tokens {
 	t.Helper()
 	res := s.Do(t, http.MethodPost, "/auth/register",
 		jsonBody(t, map[string]string{"email": email, "password": password, "name": "Test User"}))
@@ -176,7 +150,7 @@ func register(t testing.TB, s *testserver.Server, email, password string) tokens
 }
 
 // login opens a session through POST /auth/login.
-func login(t testing.TB, s *testserver.Server, email, password string) tokensBody {
+func login(t testing.TB, s *testserver.Server, email, password string) testserver.Tokens {
 	t.Helper()
 	res := s.Do(t, http.MethodPost, "/auth/login", jsonBody(t, map[string]string{"email": email, "password": password}))
 	return wantTokens(t, res, http.StatusOK)
