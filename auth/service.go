@@ -184,7 +184,10 @@ func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
 	}
 	hash, err := s.hash(ctx, password)
 	if err == nil {
-		err = s.store.SetPasswordHash(ctx, u.ID, hash)
+		err = s.store.SetPasswordHash(ctx, u.ID, u.PasswordHash, hash)
+	}
+	if errors.Is(err, ErrNotFound) {
+		return // the password changed meanwhile; the new hash stands
 	}
 	if err != nil {
 		s.log.WarnContext(ctx, "password hash upgrade failed", "user", u.ID, "err", err)
@@ -491,9 +494,9 @@ func (s *Service) issue(u User, sess Session) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("issue refresh token: %w", err)
 	}
 	return Tokens{
-		AccessToken:           access,
-		RefreshToken:          refresh,
-		AccessTokenExpiresAt:  accessExp,
+		AccessToken:          access,
+		RefreshToken:         refresh,
+		AccessTokenExpiresAt: accessExp,
 		// JWT times are whole seconds; report what the token says.
 		RefreshTokenExpiresAt: sess.ExpiresAt.Truncate(time.Second),
 		User:                  u,

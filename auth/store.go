@@ -21,8 +21,11 @@ type Store interface {
 	// UserByID returns ErrNotFound when there is no such user.
 	UserByID(ctx context.Context, id string) (User, error)
 	// SetPasswordHash replaces a user's hash without touching the token
-	// counter (a cost upgrade at sign-in). ErrNotFound for no such user.
-	SetPasswordHash(ctx context.Context, userID string, hash []byte) error
+	// counter (a cost upgrade at sign-in), but only while the stored hash is
+	// still oldHash: a password changed meanwhile must not be overwritten by
+	// a re-hash of the old one. ErrNotFound when no user has that id and
+	// that hash.
+	SetPasswordHash(ctx context.Context, userID string, oldHash, newHash []byte) error
 	// ChangePassword, in one transaction, replaces the hash, increments the
 	// token counter, revokes every other session of the user, and advances
 	// keep's generation (RotatedAt = now). It returns the updated user and

@@ -261,7 +261,7 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	err = s.SetPasswordHash(ctx, u.ID, []byte("new"))
+	err = s.SetPasswordHash(ctx, u.ID, u.PasswordHash, []byte("new"))
 	if !errors.Is(err, auth.ErrStoreUnavailable) {
 		t.Errorf("SetPasswordHash while another writer holds the lock: got %v, want STORE_UNAVAILABLE", err)
 	}
@@ -276,7 +276,7 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	if _, err := holder.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetPasswordHash(ctx, u.ID, []byte("new")); err != nil {
+	if err := s.SetPasswordHash(ctx, u.ID, u.PasswordHash, []byte("new")); err != nil {
 		t.Errorf("SetPasswordHash after the lock is gone: %v", err)
 	}
 }

@@ -340,9 +340,11 @@ func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
 	return r.value(), nil
 }
 
-// SetPasswordHash replaces a user's hash, leaving the token counter alone.
-func (s *Store) SetPasswordHash(ctx context.Context, userID string, hash []byte) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE users SET password_hash = ?1 WHERE id = ?2`, hashValue(hash), userID)
+// SetPasswordHash replaces a user's hash, leaving the token counter alone,
+// if the hash is still oldHash.
+func (s *Store) SetPasswordHash(ctx context.Context, userID string, oldHash, newHash []byte) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3`,
+		hashValue(newHash), userID, hashValue(oldHash))
 	return classify("set password hash", mustAffect(res, err))
 }
 

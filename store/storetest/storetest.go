@@ -59,6 +59,7 @@ func cases() []testCase {
 		{"times round-trip in UTC truncated to microseconds", testTimePrecision},
 		{"SetPasswordHash replaces the hash and keeps the token counter", testSetPasswordHash},
 		{"SetPasswordHash returns ErrNotFound for an unknown user", testSetPasswordHashUnknown},
+		{"SetPasswordHash does not overwrite a password changed meanwhile", testSetPasswordHashLosesToAChangedPassword},
 		{"CreateSession stores every field", testCreateSessionRoundTrip},
 		{"CreateSession caps live sessions by revoking the oldest", testSessionCap},
 		{"CreateSession with maxLive 0 has no cap", testNoSessionCap},
@@ -360,8 +361,9 @@ func testHashBytes(t *testing.T, s auth.Store) {
 		hash[i] = byte(i)
 	}
 	u := newUser(t, s, "")
+	old := u.PasswordHash
 	u.PasswordHash = hash
-	if err := s.SetPasswordHash(t.Context(), u.ID, hash); err != nil {
+	if err := s.SetPasswordHash(t.Context(), u.ID, old, hash); err != nil {
 		t.Fatalf("SetPasswordHash: %v", err)
 	}
 	equalUser(t, "UserByID", mustUser(t, s, u.ID), u)
@@ -427,15 +429,31 @@ func testSetPasswordHash(t *testing.T, s auth.Store) {
 		t.Fatalf("RevokeUser: %v", err)
 	}
 	u.TokenVersion++
+	old := u.PasswordHash
 	u.PasswordHash = []byte("$2a$12$upgraded")
-	if err := s.SetPasswordHash(t.Context(), u.ID, u.PasswordHash); err != nil {
+	if err := s.SetPasswordHash(t.Context(), u.ID, old, u.PasswordHash); err != nil {
 		t.Fatalf("SetPasswordHash: %v", err)
 	}
 	equalUser(t, "after SetPasswordHash", mustUser(t, s, u.ID), u)
 }
 
+// A cost upgrade racing a password change must not bring the old password
+// back: the swap only happens while the hash it replaces is still there.
+func testSetPasswordHashLosesToAChangedPassword(t *testing.T, s auth.Store) {
+	u := newUser(t, s, "")
+	staleHash := u.PasswordHash
+	sess := newSession(t, s, u.ID, Base)
+	changed, _, err := s.ChangePassword(t.Context(), u.ID, sess.ID, []byte("$2a$12$changed"), Base)
+	if err != nil {
+		t.Fatalf("ChangePassword: %v", err)
+	}
+	err = s.SetPasswordHash(t.Context(), u.ID, staleHash, []byte("$2a$12$rehash-of-the-old-password"))
+	wantErr(t, "SetPasswordHash after a change", err, auth.ErrNotFound)
+	equalUser(t, "after the refused upgrade", mustUser(t, s, u.ID), changed)
+}
+
 func testSetPasswordHashUnknown(t *testing.T, s auth.Store) {
-	wantErr(t, "SetPasswordHash", s.SetPasswordHash(t.Context(), "no-such-user", []byte("x")), auth.ErrNotFound)
+	wantErr(t, "SetPasswordHash", s.SetPasswordHash(t.Context(), "no-such-user", []byte("x"), []byte("y")), auth.ErrNotFound)
 }
 
 func testCreateSessionRoundTrip(t *testing.T, s auth.Store) {
