@@ -90,6 +90,13 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite: create directory: %w", err)
 	}
+	// The file holds password hashes: create it private. SQLite gives its
+	// -wal and -shm files the database file's mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	f.Close()
 	w, err := openDB(ctx, o.driver, fileDSN(abs, o, false), 1)
 	if err != nil {
 		return nil, err

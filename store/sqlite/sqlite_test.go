@@ -73,6 +73,12 @@ func TestFileKeepsDataAcrossRestart(t *testing.T) {
 	if perm := info.Mode().Perm(); perm != 0o700 {
 		t.Errorf("data directory mode = %v, want 0700", perm)
 	}
+	// The database holds password hashes; its WAL holds recent writes.
+	for _, f := range []string{path, path + "-wal"} {
+		if info, err := os.Stat(f); err == nil && info.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v, want 0600", filepath.Base(f), info.Mode().Perm())
+		}
+	}
 
 	second := openStore(t, path)
 	gotSess, gotUser, err := second.SessionState(t.Context(), sess.ID)
