@@ -196,7 +196,8 @@ func (s *Service) upgradeHash(ctx context.Context, u User, password string) {
 
 // Refresh is the explicit refresh operation. raw defaults to the request's
 // x-refresh-token. A request is rotated at most once: when the middleware
-// already rotated that same token, its tokens are returned again.
+// already rotated that same token, its tokens are returned again, and when
+// it tried and failed, its verdict is.
 func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 	state := refreshFromContext(ctx)
 	if raw == "" {
@@ -214,6 +215,12 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 	}
 	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
+	}
+	if c := CallerFromContext(ctx); raw == state.header && !c.Authenticated() && c.Reason != "" {
+		// The middleware tried this token and it failed. Trying again would
+		// be a second rotation attempt, and for a reused token it would find
+		// the session the first attempt ended and hide the reuse.
+		return Tokens{}, Unauthenticated(c.Reason)
 	}
 	return s.Rotate(ctx, raw)
 }
