@@ -68,6 +68,7 @@ type Service struct {
 	limits  Limits
 	now     Clock
 	log     *slog.Logger
+	obs     Observer
 	flights singleflight.Group
 	// hashSlots bounds concurrent bcrypt work.
 	hashSlots chan struct{}
@@ -78,7 +79,7 @@ type Service struct {
 
 // NewService builds the Service. It spends one bcrypt hash at the
 // configured cost to prepare the unknown-account comparison.
-func NewService(store Store, tokens TokenCodec, policy Policy, limits Limits, now Clock, log *slog.Logger) (*Service, error) {
+func NewService(store Store, tokens TokenCodec, policy Policy, limits Limits, now Clock, log *slog.Logger, opts ...Option) (*Service, error) {
 	if policy.MaxConcurrentHashes < 1 {
 		policy.MaxConcurrentHashes = 1
 	}
@@ -86,16 +87,21 @@ func NewService(store Store, tokens TokenCodec, policy Policy, limits Limits, no
 	if err != nil {
 		return nil, fmt.Errorf("prepare dummy hash: %w", err)
 	}
-	return &Service{
+	s := &Service{
 		store:     store,
 		tokens:    tokens,
 		policy:    policy,
 		limits:    limits,
 		now:       now,
 		log:       log,
+		obs:       noObserver{},
 		hashSlots: make(chan struct{}, policy.MaxConcurrentHashes),
 		dummyHash: dummy,
-	}, nil
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // VerifyAccess checks an access token without any I/O.
@@ -110,7 +116,7 @@ func (s *Service) Ready(ctx context.Context) error {
 
 // Register creates an account and signs it in on a new session.
 func (s *Service) Register(ctx context.Context, email, password, name string) (Tokens, error) {
-	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
+	if err := s.spend(BudgetIP, s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
 	}
 	email, err := NormalizeEmail(email)
@@ -136,11 +142,12 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (T
 
 // Login signs a user in on a new session. A wrong password and an unknown
 // e-mail give the same error after the same bcrypt work.
-func (s *Service) Login(ctx context.Context, email, password string) (Tokens, error) {
-	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
+func (s *Service) Login(ctx context.Context, email, password string) (_ Tokens, err error) {
+	defer func() { s.obs.Login(loginOutcome(err)) }()
+	if err := s.spend(BudgetIP, s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
 	}
-	email, err := NormalizeEmail(email)
+	email, err = NormalizeEmail(email)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -151,7 +158,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (Tokens, er
 		return Tokens{}, BadUserInput("password must be at most %d bytes", MaxPasswordBytes)
 	}
 	account := EmailKey(email)
-	if err := check(s.limits.LoginFailures, account); err != nil {
+	if err := s.check(BudgetLogin, s.limits.LoginFailures, account); err != nil {
 		return Tokens{}, err
 	}
 	u, err := s.store.UserByEmail(ctx, email)
@@ -213,7 +220,7 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 		RecordIssued(ctx, *state.rotated)
 		return *state.rotated, nil
 	}
-	if err := spend(s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
+	if err := s.spend(BudgetIP, s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
 	}
 	if c := CallerFromContext(ctx); raw == state.header && !c.Authenticated() && c.Reason != "" {
@@ -231,13 +238,18 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
 func (s *Service) Rotate(ctx context.Context, raw string) (Tokens, error) {
 	claims, err := s.tokens.VerifyRefresh(raw)
 	if err != nil {
+		s.obs.Refresh(refreshFailure(err))
 		return Tokens{}, err
 	}
 	client := ClientFromContext(ctx)
 	v, err, _ := s.flights.Do(raw, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotateTimeout)
 		defer cancel()
-		return s.rotate(ctx, claims, client)
+		t, err := s.rotate(ctx, claims, client)
+		if err != nil {
+			s.obs.Refresh(refreshFailure(err))
+		}
+		return t, err
 	})
 	if err != nil {
 		return Tokens{}, err
@@ -248,7 +260,7 @@ func (s *Service) Rotate(ctx context.Context, raw string) (Tokens, error) {
 }
 
 func (s *Service) rotate(ctx context.Context, claims RefreshClaims, client Client) (Tokens, error) {
-	if err := check(s.limits.Refresh, claims.SessionID); err != nil {
+	if err := s.check(BudgetRefresh, s.limits.Refresh, claims.SessionID); err != nil {
 		return Tokens{}, err
 	}
 	now := s.now().UTC()
@@ -269,6 +281,7 @@ func (s *Service) rotate(ctx context.Context, claims RefreshClaims, client Clien
 		// Checked before the statement; concurrent rotations may overdraw by
 		// a few, which a budget tolerates.
 		charge(s.limits.Refresh, claims.SessionID)
+		s.obs.Refresh(RefreshRotated)
 		return s.issue(r.User, r.Session)
 	}
 	return s.explainRotation(ctx, claims, now)
@@ -294,6 +307,7 @@ func (s *Service) explainRotation(ctx context.Context, claims RefreshClaims, now
 	case !sess.Live(now):
 		return Tokens{}, Unauthenticated(ReasonTokenExpired)
 	case claims.Generation == sess.Generation-1 && now.Sub(sess.RotatedAt) <= s.policy.ReuseGrace:
+		s.obs.Refresh(RefreshGrace)
 		return s.issue(u, sess)
 	case claims.Generation < sess.Generation:
 		if err := s.store.EndSession(ctx, sess.ID, now); err != nil {
@@ -394,7 +408,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (Tok
 		return Tokens{}, fmt.Errorf("change password: %w", err)
 	}
 	account := EmailKey(u.Email)
-	if err := check(s.limits.LoginFailures, account); err != nil {
+	if err := s.check(BudgetLogin, s.limits.LoginFailures, account); err != nil {
 		return Tokens{}, err
 	}
 	if err := s.compare(ctx, u.PasswordHash, current); err != nil {
@@ -548,21 +562,23 @@ func (s *Service) withHashSlot(ctx context.Context, fn func() error) error {
 	}
 }
 
-func check(l Limiter, key string) error {
+func (s *Service) check(budget string, l Limiter, key string) error {
 	if l == nil {
 		return nil
 	}
 	if retry, ok := l.Check(key); !ok {
+		s.obs.RateLimited(budget)
 		return RateLimited(retry)
 	}
 	return nil
 }
 
-func spend(l Limiter, key string) error {
+func (s *Service) spend(budget string, l Limiter, key string) error {
 	if l == nil {
 		return nil
 	}
 	if retry, ok := l.Spend(key); !ok {
+		s.obs.RateLimited(budget)
 		return RateLimited(retry)
 	}
 	return nil
