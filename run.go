@@ -18,6 +18,7 @@ import (
 
 	"github.com/tokengate/tokengate/auth"
 	"github.com/tokengate/tokengate/config"
+	"github.com/tokengate/tokengate/metrics"
 	"github.com/tokengate/tokengate/ratelimit"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/server"
@@ -159,7 +160,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		IP:            ratelimit.New(cfg.RateLimitIP, time.Now),
 		Refresh:       ratelimit.New(cfg.RateLimitRefresh, time.Now),
 	}
-	svc, err := auth.NewService(st, codec, cfg.Policy(), limits, time.Now, log)
+	var (
+		m    *metrics.Metrics
+		opts []auth.Option
+	)
+	if cfg.Metrics {
+		m = metrics.New()
+		opts = append(opts, auth.WithObserver(m))
+	}
+	svc, err := auth.NewService(st, codec, cfg.Policy(), limits, time.Now, log, opts...)
 	if err != nil {
 		return err
 	}
@@ -175,6 +184,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 			TrustedProxies:     cfg.TrustedProxies,
 			GraphQL:            resolvers.DefaultLimits(),
+			Metrics:            m,
 			Extra:              extra,
 		}),
 		// Bounded everywhere so a slow or hostile client holds a connection

@@ -17,6 +17,9 @@ func addRoutes(r chi.Router, d Deps, onError middleware.ErrorWriter) {
 
 	r.Method(http.MethodGet, "/healthz", rest.HandleHealthz())
 	r.Method(http.MethodGet, "/readyz", rest.HandleReadyz(svc.Ready, onError))
+	if d.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
+	}
 
 	graphql := resolvers.NewHandler(svc, d.Logger, d.GraphQL)
 	r.Method(http.MethodPost, "/graphql", graphql)

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/cors"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/metrics"
 	"github.com/tokengate/tokengate/middleware"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/rest"
@@ -26,8 +27,11 @@ type Deps struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	GraphQL        resolvers.Limits
-	// Extra mounts operational handlers (metrics, pprof) by path; they pass
-	// through the same middleware as every other route.
+	// Metrics, when set, records request latency by route and is served at
+	// GET /metrics; nil serves no metrics.
+	Metrics *metrics.Metrics
+	// Extra mounts operational handlers (pprof) by path; they pass through
+	// the same middleware as every other route.
 	Extra map[string]http.Handler
 }
 
@@ -40,6 +44,12 @@ func New(d Deps) http.Handler {
 	onError := rest.NewErrorWriter(d.Logger)
 
 	r := chi.NewRouter()
+	// Logging and metrics come first, so that they time the whole request
+	// and see the 500 of a recovered panic.
+	r.Use(middleware.LogRequests(d.Logger))
+	if d.Metrics != nil {
+		r.Use(d.Metrics.Middleware)
+	}
 	r.Use(middleware.Recoverer(d.Logger, onError))
 	r.Use(middleware.ClientIP(d.TrustedProxies))
 	if len(d.CORSAllowedOrigins) > 0 {
@@ -55,6 +65,7 @@ func New(d Deps) http.Handler {
 		}))
 	}
 	r.Use(middleware.ValidateTokens(d.Service, onError))
+	r.Use(middleware.LogCaller)
 	r.NotFound(rest.NotFound)
 	r.MethodNotAllowed(rest.MethodNotAllowed)
 
