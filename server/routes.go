@@ -8,6 +8,7 @@ import (
 	"github.com/tokengate/tokengate/middleware"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/rest"
+	"github.com/tokengate/tokengate/web"
 )
 
 // addRoutes is the one list of every route tokengate serves. Adopters add
@@ -20,6 +21,12 @@ func addRoutes(r chi.Router, d Deps, onError middleware.ErrorWriter) {
 	if d.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
 	}
+
+	// The browser client and the demo page that uses it.
+	r.Method(http.MethodGet, "/", web.HandleDemoPage())
+	r.Method(http.MethodGet, "/tokengate.js", web.HandleClientScript())
+	r.Method(http.MethodGet, "/demo.js", web.HandleDemoScript())
+	r.Method(http.MethodGet, "/demo.css", web.HandleDemoStyle())
 
 	graphql := resolvers.NewHandler(svc, d.Logger, d.GraphQL)
 	r.Method(http.MethodPost, "/graphql", graphql)

@@ -1,0 +1,70 @@
+// Package web serves tokengate's browser side: tokengate.js, the client
+// module single-page apps use instead of bare fetch, and the demo page at /
+// that uses it. The files are embedded, so the binary serves them with no
+// build step and nothing on disk.
+package web
+
+import (
+	_ "embed"
+	"net/http"
+)
+
+var (
+	//go:embed tokengate.js
+	clientScript []byte
+	//go:embed index.html
+	demoPage []byte
+	//go:embed demo.js
+	demoScript []byte
+	//go:embed demo.css
+	demoStyle []byte
+)
+
+// DemoCSP is the Content-Security-Policy of the demo page: scripts, styles
+// and API calls from the page's own origin only, nothing inline, no
+// framing, no plugins, no forms posted anywhere.
+const DemoCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+
+// HandleClientScript serves tokengate.js as a JavaScript module.
+func HandleClientScript() http.Handler {
+	return file("text/javascript; charset=utf-8", clientScript)
+}
+
+// HandleDemoPage serves the demo page under a strict Content-Security-Policy.
+func HandleDemoPage() http.Handler {
+	page := file("text/html; charset=utf-8", demoPage)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", DemoCSP)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		page.ServeHTTP(w, r)
+	})
+}
+
+// HandleDemoScript serves the demo page's script.
+func HandleDemoScript() http.Handler {
+	return file("text/javascript; charset=utf-8", demoScript)
+}
+
+// HandleDemoStyle serves the demo page's style sheet.
+func HandleDemoStyle() http.Handler {
+	return file("text/css; charset=utf-8", demoStyle)
+}
+
+// file serves fixed bytes. No ETag or Last-Modified: the token middleware's
+// contract forbids 304s on responses that may carry tokens, and these files
+// are small enough to send again; no-cache keeps a browser from running an
+// old client against a new server after an upgrade.
+func file(contentType string, body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("X-Content-Type-Options", "nosniff")
+		if h.Get("Cache-Control") == "" {
+			h.Set("Cache-Control", "no-cache")
+		}
+		_, _ = w.Write(body)
+	})
+}
