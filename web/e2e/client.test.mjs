@@ -1,0 +1,174 @@
+// Unit tests of tokengate.js in Node, against a scripted fake server: the
+// paths a real browser test cannot reach on demand (a TOKEN_EXPIRED answer,
+// a reused refresh token, a stale response overtaken by a refresh).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createClient, memoryStorage, decodeClaims } from '../tokengate.js';
+
+const base = 'http://tokengate.test';
+
+// jwt makes an unsigned token with the claims the client reads.
+function jwt(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${b64({ alg: 'HS256' })}.${b64(claims)}.sig`;
+}
+
+function pair(gen, { sid = 's1', ttl = 900 } = {}) {
+  const iat = Math.floor(Date.now() / 1000);
+  return {
+    access: jwt({ sub: 'u1', sid, iat, exp: iat + ttl, jti: `a${gen}${sid}` }),
+    refresh: jwt({ sub: 'u1', sid, gen, iat, exp: iat + 3600, jti: `r${gen}${sid}` }),
+  };
+}
+
+const json = (status, body, headers = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+const withTokens = (p) => ({ 'x-access-token': p.access, 'x-refresh-token': p.refresh });
+
+// fakeServer answers with route(request) and records every request.
+function fakeServer(route) {
+  const calls = [];
+  const transport = async (input, init = {}) => {
+    const req = new Request(input, init);
+    calls.push(req);
+    return route(req, calls);
+  };
+  return { calls, transport };
+}
+
+function client(transport, storage = memoryStorage()) {
+  // A name of its own, so no test hears another's BroadcastChannel.
+  return createClient({ baseURL: base, storage, fetch: transport, name: `t${Math.random()}` });
+}
+
+test('sign-in stores the pair from the headers and every later call sends it', async () => {
+  const p = pair(1);
+  const { calls, transport } = fakeServer((req) => {
+    if (req.url.endsWith('/auth/login')) return json(200, { user: { id: 'u1' } }, withTokens(p));
+    return json(200, { id: 'u1' });
+  });
+  const tg = client(transport);
+  await tg.signIn({ email: 'a@example.com', password: 'pw' });
+  assert.equal(calls[0].headers.get('x-access-token'), null, 'nothing to send before sign-in');
+  const t = await tg.tokens();
+  assert.equal(t.accessToken, p.access);
+  assert.equal(t.sessionId, 's1');
+  assert.equal(t.generation, 1);
+
+  await tg.me();
+  assert.equal(calls[1].headers.get('x-access-token'), p.access);
+  assert.equal(calls[1].headers.get('x-refresh-token'), p.refresh);
+  tg.close();
+});
+
+test('no token goes to another origin', async () => {
+  const storage = memoryStorage();
+  const p = pair(1);
+  storage.set({ accessToken: p.access, refreshToken: p.refresh, accessExpiresAt: Date.now() + 60_000, sessionId: 's1', generation: 1 });
+  const { calls, transport } = fakeServer(() => json(200, {}));
+  const tg = client(transport, storage);
+  await tg.fetch('https://elsewhere.example/api', { headers: { 'x-custom': '1' } });
+  assert.equal(calls[0].headers.get('x-access-token'), null);
+  assert.equal(calls[0].headers.get('x-refresh-token'), null);
+  assert.equal(calls[0].headers.get('x-custom'), '1');
+  tg.close();
+});
+
+test('TOKEN_EXPIRED in a GraphQL error: one refresh, one retry', async () => {
+  const old = pair(1);
+  const next = pair(2);
+  const storage = memoryStorage();
+  storage.set({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() + 60_000, sessionId: 's1', generation: 1 });
+  const { calls, transport } = fakeServer((req) => {
+    if (req.url.endsWith('/auth/refresh')) return json(200, {}, withTokens(next));
+    if (req.headers.get('x-access-token') === old.access) {
+      return json(200, { data: null, errors: [{ message: 'expired', extensions: { code: 'UNAUTHENTICATED', reason: 'TOKEN_EXPIRED' } }] });
+    }
+    return json(200, { data: { loggedInUser: { id: 'u1' } } });
+  });
+  const tg = client(transport, storage);
+  const data = await tg.graphql('{ loggedInUser { id } }');
+  assert.deepEqual(data, { loggedInUser: { id: 'u1' } });
+  assert.deepEqual(calls.map((c) => new URL(c.url).pathname), ['/graphql', '/auth/refresh', '/graphql']);
+  assert.equal(calls[1].headers.get('x-refresh-token'), old.refresh);
+  assert.equal(calls[1].headers.get('x-access-token'), null, 'the refresh sends the refresh token only');
+  assert.equal(calls[2].headers.get('x-access-token'), next.access);
+  tg.close();
+});
+
+test('concurrent calls after expiry share one refresh', async () => {
+  const old = pair(1);
+  const next = pair(2);
+  const storage = memoryStorage();
+  storage.set({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
+  const { calls, transport } = fakeServer(async (req) => {
+    if (req.url.endsWith('/auth/refresh')) {
+      await new Promise((r) => setTimeout(r, 20));
+      return json(200, {}, withTokens(next));
+    }
+    return json(200, { id: 'u1' });
+  });
+  const tg = client(transport, storage);
+  await Promise.all([tg.me(), tg.me(), tg.me(), tg.sessions()]);
+  const refreshes = calls.filter((c) => c.url.endsWith('/auth/refresh'));
+  assert.equal(refreshes.length, 1);
+  for (const c of calls.filter((c) => !c.url.endsWith('/auth/refresh'))) {
+    assert.equal(c.headers.get('x-access-token'), next.access);
+  }
+  tg.close();
+});
+
+for (const reason of ['REFRESH_REUSED', 'SESSION_REVOKED']) {
+  test(`${reason} clears the tokens and emits signedout`, async () => {
+    const p = pair(1);
+    const storage = memoryStorage();
+    storage.set({ accessToken: p.access, refreshToken: p.refresh, accessExpiresAt: Date.now() + 60_000, sessionId: 's1', generation: 1 });
+    const { transport } = fakeServer(() =>
+      json(401, { type: 'about:blank', title: 'Unauthorized', status: 401, code: 'UNAUTHENTICATED', reason },
+        { 'content-type': 'application/problem+json' }));
+    const seen = [];
+    const tg = client(transport, storage);
+    tg.addEventListener('signedout', (e) => seen.push(e.detail.reason));
+    await assert.rejects(tg.me(), (err) => err.code === 'UNAUTHENTICATED' && err.reason === reason);
+    assert.equal(await tg.tokens(), null);
+    assert.deepEqual(seen, [reason]);
+    tg.close();
+  });
+}
+
+test('a refused refresh signs out; a 503 keeps the tokens', async () => {
+  const p = pair(1);
+  const storage = memoryStorage();
+  const expiredRecord = { accessToken: p.access, refreshToken: p.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 };
+  let refreshAnswer = json(503, { code: 'STORE_UNAVAILABLE' }, { 'retry-after': '2' });
+  const { transport } = fakeServer((req) => (req.url.endsWith('/auth/refresh') ? refreshAnswer : json(200, { id: 'u1' })));
+  storage.set(expiredRecord);
+  const tg = client(transport, storage);
+  await tg.me();
+  assert.equal((await tg.tokens()).refreshToken, p.refresh, 'kept while the store is down');
+
+  refreshAnswer = json(401, { code: 'UNAUTHENTICATED', reason: 'SESSION_REVOKED' });
+  const seen = [];
+  tg.addEventListener('signedout', (e) => seen.push(e.detail.reason));
+  await tg.fetch('/auth/me');
+  assert.equal(await tg.tokens(), null);
+  assert.deepEqual(seen, ['SESSION_REVOKED']);
+  tg.close();
+});
+
+test('a slow response with an older generation does not replace newer tokens', async () => {
+  const g2 = pair(2);
+  const g3 = pair(3);
+  const storage = memoryStorage();
+  storage.set({ accessToken: g3.access, refreshToken: g3.refresh, accessExpiresAt: Date.now() + 60_000, sessionId: 's1', generation: 3 });
+  const { transport } = fakeServer(() => json(200, {}, withTokens(g2)));
+  const tg = client(transport, storage);
+  await tg.fetch('/auth/me');
+  assert.equal((await tg.tokens()).generation, 3);
+  tg.close();
+});
+
+test('decodeClaims reads a JWT payload and rejects garbage', () => {
+  assert.equal(decodeClaims(pair(7).refresh).gen, 7);
+  assert.equal(decodeClaims('not a jwt'), null);
+});
