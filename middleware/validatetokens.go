@@ -22,6 +22,17 @@ const (
 	varyOnTokens   = "Authorization, x-access-token, x-refresh-token"
 )
 
+// The constant header values, as shared slices assigned straight into the
+// header map: Header.Set would allocate a new one-element slice for each
+// on every request. Their capacity equals their length, so a later
+// Header.Add appends to a copy and never writes into them; Header.Set and
+// Header.Del replace or drop the slice.
+var (
+	noStoreValue = []string{"no-store"}[:1:1]
+	varyValue    = []string{varyOnTokens}[:1:1]
+	exposedValue = []string{exposedHeaders}[:1:1]
+)
+
 // Authenticator is what ValidateTokens needs from the domain;
 // *auth.Service implements it.
 type Authenticator interface {
@@ -58,7 +69,7 @@ func ValidateTokens(a Authenticator, onError ErrorWriter) func(http.Handler) htt
 				next.ServeHTTP(w, r)
 				return
 			}
-			h.Set("Cache-Control", "no-store")
+			h["Cache-Control"] = noStoreValue
 
 			caller := auth.Caller{Reason: auth.ReasonTokenMissing}
 			if access != "" {
@@ -157,17 +168,22 @@ func WriteTokenHeaders(w http.ResponseWriter, t auth.Tokens) {
 	h := w.Header()
 	h.Set(HeaderAccessToken, t.AccessToken)
 	h.Set(HeaderRefreshToken, t.RefreshToken)
-	h.Set("Access-Control-Expose-Headers", exposedHeaders)
-	h.Set("Cache-Control", "no-store")
+	h["Access-Control-Expose-Headers"] = exposedValue
+	h["Cache-Control"] = noStoreValue
 	addVary(h)
 }
 
 // addVary adds the token headers to Vary once, keeping what CORS added.
 func addVary(h http.Header) {
-	for _, v := range h["Vary"] {
+	vary := h["Vary"]
+	if len(vary) == 0 {
+		h["Vary"] = varyValue
+		return
+	}
+	for _, v := range vary {
 		if v == varyOnTokens {
 			return
 		}
 	}
-	h.Add("Vary", varyOnTokens)
+	h["Vary"] = append(vary, varyOnTokens)
 }
