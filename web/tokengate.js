@@ -38,6 +38,9 @@ const SESSION_OVER = new Set(['REFRESH_REUSED', 'SESSION_REVOKED']);
 // arrive just after it.
 const MAX_EARLY_MS = 10_000;
 
+// How long a refresh may take before it is given up (and the old pair kept).
+const REFRESH_TIMEOUT_MS = 30_000;
+
 /**
  * TokengateError is what the helpers throw when tokengate refuses a call:
  * `code` and `reason` are those of API.md section 5.
@@ -259,6 +262,8 @@ export function createClient({
       method: 'POST',
       headers: { [REFRESH_HEADER]: current.refreshToken },
       cache: 'no-store',
+      // The lock is held meanwhile: a hung refresh must not stall every tab.
+      signal: AbortSignal.timeout?.(REFRESH_TIMEOUT_MS),
     });
     const access = res.headers.get(ACCESS_HEADER);
     const refreshed = res.headers.get(REFRESH_HEADER);
