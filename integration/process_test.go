@@ -91,11 +91,10 @@ type Server struct {
 	Addr string
 	URL  string
 	logs *logLines
-	// exited is closed once the process has been waited for; state and
-	// waitErr are valid then.
-	exited  chan struct{}
-	state   *os.ProcessState
-	waitErr error
+	// exited is closed once the process has been waited for; state is
+	// valid then.
+	exited chan struct{}
+	state  *os.ProcessState
 }
 
 var listeningLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -145,7 +144,7 @@ func launch(t testing.TB, bin, name string, env Env) (*Server, error) {
 	go func() {
 		// Wait only after the pipe is drained, as os/exec requires.
 		<-read
-		s.waitErr = cmd.Wait()
+		cmd.Wait() // the exit status is in cmd.ProcessState
 		s.state = cmd.ProcessState
 		s.logs.close()
 		close(s.exited)
