@@ -1,0 +1,169 @@
+// Command floor is tokengate's performance floor: the smallest honest
+// program of the same stack (chi, golang-jwt, pgx, bcrypt, at the versions
+// of this module) that answers the load harness's three scenarios exactly
+// as tokengate does, and does nothing else: no GraphQL engine, no rate
+// limits, no request coalescing, no logging, JSON written by hand.
+//
+// Its answers match tokengate's byte for byte apart from the token values
+// and times: the same status, headers (Cache-Control, Vary,
+// Access-Control-Expose-Headers, the token headers) and bodies; tokens with
+// the same JOSE header, claims and HS256 signing; the same SQL effect: one
+// compare-and-swap UPDATE per rotation, a bcrypt comparison and a new
+// session (with tokengate's per-user cap) per login, a primary-key lookup
+// per loggedInUser. bench/load's check subcommand holds both servers to
+// that before any load runs.
+//
+// The three GraphQL documents it answers are fixed (queryMe, queryLogin in
+// bench/load); anything else is a 400. It is a measuring instrument, not a
+// server to deploy: it trusts its configuration and answers only the
+// happy path of each scenario the way tokengate would.
+//
+// Configuration is tokengate's own environment variables, so the harness
+// starts both the same way: ADDR, DATABASE_URL (PostgreSQL, already
+// migrated by tokengate), ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET,
+// ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, SESSION_MAX_AGE, TOKEN_ISSUER,
+// TOKEN_AUDIENCE. GET /healthz answers 200.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what the floor reads from the environment.
+type config struct {
+	addr          string
+	databaseURL   string
+	accessSecret  []byte
+	refreshSecret []byte
+	accessTTL     time.Duration
+	refreshTTL    time.Duration
+	sessionMaxAge time.Duration
+	issuer        string
+	audience      string
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		addr:          env("ADDR", ":8080"),
+		databaseURL:   os.Getenv("DATABASE_URL"),
+		accessSecret:  []byte(os.Getenv("ACCESS_TOKEN_SECRET")),
+		refreshSecret: []byte(os.Getenv("REFRESH_TOKEN_SECRET")),
+		issuer:        env("TOKEN_ISSUER", "tokengate"),
+		audience:      env("TOKEN_AUDIENCE", "tokengate"),
+	}
+	if c.databaseURL == "" || len(c.accessSecret) < 32 || len(c.refreshSecret) < 32 {
+		return c, errors.New("DATABASE_URL and both token secrets (32 bytes or more) are required")
+	}
+	for _, d := range []struct {
+		name, def string
+		to        *time.Duration
+	}{
+		{"ACCESS_TOKEN_TTL", "15m", &c.accessTTL},
+		{"REFRESH_TOKEN_TTL", "168h", &c.refreshTTL},
+		{"SESSION_MAX_AGE", "720h", &c.sessionMaxAge},
+	} {
+		v, err := time.ParseDuration(env(d.name, d.def))
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", d.name, err)
+		}
+		*d.to = v
+	}
+	return c, nil
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// floor holds everything a request needs.
+type floor struct {
+	cfg           config
+	pool          *pgxpool.Pool
+	accessParser  *jwt.Parser
+	refreshParser *jwt.Parser
+	accessKey     jwt.Keyfunc
+	refreshKey    jwt.Keyfunc
+	// maxSessionsPerUser is tokengate's default cap (auth.DefaultPolicy),
+	// applied at login the same way.
+	maxSessionsPerUser int
+}
+
+func run() error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The pool's defaults, as tokengate's store takes them from the same URL.
+	pool, err := pgxpool.New(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pool.Ping(ctx); err != nil {
+		return err
+	}
+	f := &floor{
+		cfg:                cfg,
+		pool:               pool,
+		accessKey:          keyFor("at+jwt", cfg.accessSecret),
+		refreshKey:         keyFor("rt+jwt", cfg.refreshSecret),
+		maxSessionsPerUser: 100,
+	}
+	f.accessParser, f.refreshParser = f.newParser(), f.newParser()
+
+	r := chi.NewRouter()
+	r.Use(f.validateTokens)
+	r.Post("/graphql", f.graphql)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	// The same server timeouts as tokengate's, since they shape how
+	// connections are handled.
+	srv := &http.Server{
+		Handler:           r,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	fmt.Fprintln(os.Stderr, "floor: listening on", ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
