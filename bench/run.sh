@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# bench/run.sh: tokengate against its floor (bench/floor), side by side in
+# one run. See bench/README.md for what is measured and how to read it.
+#
+# It starts a throwaway PostgreSQL (scripts/with-postgres.sh, which installs
+# it with apt-get when missing), seeds a template database, checks both
+# servers' answers to every scenario, then loads each scenario on each
+# server in turn, REPS times, and prints the medians, the ratios and the
+# targets. Then the growth runs (more sessions in the table) and the soak.
+#
+# Settings, from the environment (defaults in brackets):
+#   REPS [5]             repetitions of every (scenario, server) pair
+#   SCENARIOS [access refresh login]
+#   DURATION [10s]       measured time of an access or refresh run
+#   LOGIN_DURATION [20s] measured time of a login run (bcrypt: few requests)
+#   WARMUP [2s]          unmeasured lead-in of every run
+#   CONNS [32]           connections for access and refresh
+#   LOGIN_CONNS [4]      connections for login (2 cores, bcrypt-bound)
+#   BCRYPT_COST [12]     tokengate's default; the seeded hashes use it too
+#   USERS [1000], SESSIONS [1000]  the main runs' table
+#   GROWTH [1000 100000 1000000]   session counts of the growth runs ("" skips)
+#   GROWTH_REPS [3]
+#   SOAK [300s]          soak length in whole seconds ("" or 0 skips)
+#   SOAK_ACCESS_RATE [1000], SOAK_REFRESH_RATE [200]  the soak's steady load, req/s
+#   TOKENGATE_ENV []     extra VAR=VALUE settings for tokengate, to measure a
+#                        variant (e.g. "LOG_LEVEL=warn METRICS=false")
+#   PROFILE [0]          1: tokengate serves pprof and a CPU profile of each
+#                        of its runs is saved (for finding where time goes)
+#
+# Results go to bench/results/DATE/ (git-ignored): runs.jsonl (one line per
+# run), report.md (the tables), soak.csv, the check transcripts, the
+# servers' logs.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" != "--inner" ]]; then
+	if ! command -v go >/dev/null 2>&1; then
+		echo "bench/run.sh: needs Go (the version in go.mod) on PATH" >&2
+		exit 1
+	fi
+	# with-postgres.sh makes the throwaway cluster and removes it after,
+	# however this script ends.
+	exec scripts/with-postgres.sh "$0" --inner "$@"
+fi
+
+REPS=${REPS:-5}
+SCENARIOS=${SCENARIOS:-access refresh login}
+DURATION=${DURATION:-10s}
+LOGIN_DURATION=${LOGIN_DURATION:-20s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-32}
+LOGIN_CONNS=${LOGIN_CONNS:-4}
+BCRYPT_COST=${BCRYPT_COST:-12}
+USERS=${USERS:-1000}
+SESSIONS=${SESSIONS:-1000}
+GROWTH=${GROWTH-1000 100000 1000000}
+GROWTH_REPS=${GROWTH_REPS:-3}
+SOAK=${SOAK-300s}
+SOAK_ACCESS_RATE=${SOAK_ACCESS_RATE:-1000}
+SOAK_REFRESH_RATE=${SOAK_REFRESH_RATE:-200}
+PROFILE=${PROFILE:-0}
+TOKENGATE_ENV=${TOKENGATE_ENV:-}
+
+out=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out/logs"
+work=$(mktemp -d "${TMPDIR:-/tmp}/tokengate-bench.XXXXXX")
+log() { echo "bench: $*" >&2; }
+
+server_pid=
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+	local status=$?
+	stop_server
+	rm -rf "$work"
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+log "building tokengate, the floor and the load tool"
+go build -o "$work/tokengate" .
+go build -o "$work/floor" ./bench/floor
+go build -o "$work/load" ./bench/load
+load="$work/load"
+
+# Fixed secrets: both servers and the load tool (which mints the tokens the
+# runs start from) read the same ones.
+export ACCESS_TOKEN_SECRET=bench-access-secret-not-for-production-0123456789
+export REFRESH_TOKEN_SECRET=bench-refresh-secret-not-for-production-0123456789
+export BCRYPT_COST
+
+# --- databases ---------------------------------------------------------------
+
+admin=$TOKENGATE_TEST_DATABASE_URL
+# template USERS SESSIONS: a database migrated by tokengate and seeded,
+# made once and copied (CREATE DATABASE ... TEMPLATE) for every run, so
+# every run starts from the same rows: generation 1 for every session.
+template() {
+	local name="tpl_$1_$2"
+	if [[ ! -e "$work/$name" ]]; then
+		local url
+		url=$("$load" db -admin "$admin" -create "$name")
+		DATABASE_URL=$url "$work/tokengate" migrate >/dev/null
+		"$load" seed -db "$url" -users "$1" -sessions "$2" -cost "$BCRYPT_COST"
+		touch "$work/$name"
+	fi
+	echo "$name"
+}
+
+# fresh_db TEMPLATE: sets db to the URL of a new copy of TEMPLATE, dropping
+# the previous run's copy. (Not called in a subshell: it counts the runs.)
+run_db=0
+fresh_db() {
+	"$load" db -admin "$admin" -drop "run_$run_db"
+	run_db=$((run_db + 1))
+	db=$("$load" db -admin "$admin" -create "run_$run_db" -template "$1")
+}
+
+# --- servers -----------------------------------------------------------------
+
+# start_server TARGET DATABASE_URL [ENV=VALUE...]: starts tokengate or the
+# floor on a free loopback port; sets server_pid and server_url.
+start_server() {
+	local target=$1 db=$2
+	shift 2
+	local port
+	port=$("$load" port)
+	server_url="http://127.0.0.1:$port"
+	local logfile="$out/logs/$target.log"
+	if [[ $target == tokengate ]]; then
+		# Generous budgets: the rate limits are not what is measured, and
+		# every request of a run comes from 127.0.0.1. Everything else is
+		# tokengate's default (request logs at info, metrics on).
+		# shellcheck disable=SC2086 # TOKENGATE_ENV is a list of words
+		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" \
+			RATE_LIMIT_LOGIN=1000000/1s RATE_LIMIT_IP=1000000/1s RATE_LIMIT_REFRESH=1000000/1s \
+			PPROF="$([[ $PROFILE == 1 ]] && echo true || echo false)" $TOKENGATE_ENV "$@" \
+			"$work/tokengate" >>"$logfile" 2>&1 &
+	else
+		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" "$@" "$work/floor" >>"$logfile" 2>&1 &
+	fi
+	server_pid=$!
+	if ! "$load" wait -url "$server_url/healthz" -timeout 60s; then
+		tail -n 20 "$logfile" >&2
+		return 1
+	fi
+}
+
+stop_server() {
+	if [[ -n "$server_pid" ]]; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=
+	fi
+}
+
+# --- runs --------------------------------------------------------------------
+
+# measure KIND TARGET SCENARIO REP TEMPLATE USERS SESSIONS: one run on a
+# fresh copy of TEMPLATE and a freshly started server; appends one JSON line
+# to runs.jsonl.
+measure() {
+	local kind=$1 target=$2 scenario=$3 rep=$4 tpl=$5 users=$6 sessions=$7
+	local conns=$CONNS duration=$DURATION
+	if [[ $scenario == login ]]; then
+		conns=$LOGIN_CONNS duration=$LOGIN_DURATION
+	fi
+	fresh_db "$tpl"
+	start_server "$target" "$db"
+	local profiler=
+	if [[ $PROFILE == 1 && $target == tokengate ]]; then
+		(sleep "$WARMUP" && "$load" get -url "$server_url/debug/pprof/profile?seconds=${duration%s}" \
+			>"$out/logs/$kind-$scenario-$sessions-$rep.pprof") &
+		profiler=$!
+	fi
+	local line
+	line=$("$load" run -url "$server_url" -scenario "$scenario" -c "$conns" -d "$duration" -warmup "$WARMUP" \
+		-users "$users" -sessions "$sessions" -pid "$server_pid")
+	if [[ -n "$profiler" ]]; then
+		wait "$profiler"
+	fi
+	stop_server
+	echo "{\"kind\":\"$kind\",\"target\":\"$target\",\"rep\":$rep,\"users\":$users,\"sessions\":$sessions,${line#\{}" >>"$out/runs.jsonl"
+	log "$kind $scenario $target #$rep ($sessions sessions): $line"
+}
+
+log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+log "results in $out"
+tpl=$(template "$USERS" "$SESSIONS")
+
+# Correctness first: both servers' answers to every scenario, asserted and
+# transcribed; the transcripts must not differ. tokengate's X-Request-Id
+# (its request log's id) is the one header the floor, which logs nothing,
+# does not send.
+for target in tokengate floor; do
+	fresh_db "$tpl"
+	start_server "$target" "$db"
+	if ! "$load" check -url "$server_url" -db "$db" -users "$USERS" >"$out/check-$target.txt"; then
+		log "$target answers a scenario wrongly; see $out/check-$target.txt"
+		exit 1
+	fi
+	stop_server
+done
+if ! diff -u -I '^X-Request-Id: ' "$out/check-tokengate.txt" "$out/check-floor.txt" >"$out/check.diff"; then
+	cat "$out/check.diff" >&2
+	log "tokengate and the floor answer differently (above); fix that before measuring"
+	exit 1
+fi
+log "check: both servers answer every scenario correctly and alike"
+
+# The main runs, interleaved: every repetition runs every scenario on both
+# servers, alternating which goes first, so a slow spell on the shared
+# machine falls on both.
+for ((rep = 1; rep <= REPS; rep++)); do
+	for scenario in $SCENARIOS; do
+		if ((rep % 2)); then order="tokengate floor"; else order="floor tokengate"; fi
+		for target in $order; do
+			measure main "$target" "$scenario" "$rep" "$tpl" "$USERS" "$SESSIONS"
+		done
+	done
+done
+
+# Growth: the same access and refresh runs on tokengate with more sessions
+# in the table (and a user per ten sessions, at least USERS).
+for n in $GROWTH; do
+	users=$((n / 10 > USERS ? n / 10 : USERS))
+	gtpl=$(template "$users" "$n")
+	for ((rep = 1; rep <= GROWTH_REPS; rep++)); do
+		for scenario in access refresh; do
+			measure growth tokengate "$scenario" "$rep" "$gtpl" "$users" "$n"
+		done
+	done
+done
+
+# Soak: a steady access and refresh load on one tokengate process, sampling
+# its goroutines, live heap and RSS every 10 s.
+if [[ -n "$SOAK" && "$SOAK" != 0 && "$SOAK" != 0s ]]; then
+	fresh_db "$tpl"
+	start_server tokengate "$db" PPROF=true
+	log "soak: $SOAK at $SOAK_ACCESS_RATE access + $SOAK_REFRESH_RATE refresh req/s"
+	# The load starts 10 s before the sampling and ends 10 s after it, so
+	# every sample is taken under the steady load.
+	load_for="$((${SOAK%s} + 20))s"
+	"$load" run -url "$server_url" -scenario access -c 16 -rate "$SOAK_ACCESS_RATE" -d "$load_for" -warmup 0s \
+		-users "$USERS" -sessions "$SESSIONS" >"$out/soak-access.json" &
+	access_pid=$!
+	"$load" run -url "$server_url" -scenario refresh -c 16 -rate "$SOAK_REFRESH_RATE" -d "$load_for" -warmup 0s \
+		-users "$USERS" -sessions "$SESSIONS" >"$out/soak-refresh.json" &
+	refresh_pid=$!
+	sleep 10
+	"$load" sample -url "$server_url" -pid "$server_pid" -every 10s -for "$SOAK" >"$out/soak.csv"
+	wait "$access_pid" "$refresh_pid"
+	stop_server
+	log "soak access: $(cat "$out/soak-access.json")"
+	log "soak refresh: $(cat "$out/soak-refresh.json")"
+fi
+
+{
+	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')),"
+	echo "$(uname -sr), $(go version | cut -d' ' -f3), $("${TOKENGATE_TEST_PGBIN:-/nonexistent}/postgres" --version 2>/dev/null || echo PostgreSQL) on loopback;"
+	echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: medians of $REPS)."
+	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
+	echo
+	"$load" report -runs "$out/runs.jsonl" -soak "$out/soak.csv"
+} >"$out/report.md"
+cat "$out/report.md"
