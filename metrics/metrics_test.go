@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,24 +24,6 @@ import (
 	"github.com/tokengate/tokengate/store/sqlite"
 	"github.com/tokengate/tokengate/token"
 )
-
-// clock is a settable clock for the codec, the service and the limiters.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // flakyStore fails on demand, as a store whose database went away.
 type flakyStore struct {
@@ -68,7 +49,7 @@ func (s *flakyStore) UserByEmail(ctx context.Context, email string) (auth.User, 
 
 type stack struct {
 	url   string
-	clock *clock
+	clock *testserver.Clock
 	store *flakyStore
 }
 
@@ -81,7 +62,7 @@ func newStack(t *testing.T, limits func(auth.Clock) auth.Limits) *stack {
 	}
 	t.Cleanup(func() { st.Close() })
 	store := &flakyStore{Store: st}
-	clk := &clock{t: time.Now()}
+	clk := testserver.NewClock(time.Now())
 	codec := token.New(token.Config{
 		AccessSecret: testserver.AccessSecret, RefreshSecret: testserver.RefreshSecret,
 		Issuer: "tokengate", Audience: "tokengate", AccessTTL: 15 * time.Minute, Now: clk.Now,
@@ -105,22 +86,7 @@ func newStack(t *testing.T, limits func(auth.Clock) auth.Limits) *stack {
 // response headers.
 func (s *stack) call(t *testing.T, method, path, body string, headers ...string) (int, string, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+	res := testserver.Request(t, http.DefaultClient, s.url+path, method, body, headers...)
 	return res.StatusCode, res.Header.Get("X-Access-Token"), res.Header.Get("X-Refresh-Token")
 }
 

@@ -96,31 +96,14 @@ func TestRequestLogsCarryUsersButNoSecrets(t *testing.T) {
 
 	do := func(method, path, body string, headers ...string) (*http.Response, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := testserver.Request(t, http.DefaultClient, url+path, method, body, headers...)
+		b := res.Body
 		for _, h := range []string{"X-Access-Token", "X-Refresh-Token"} {
 			if v := res.Header.Get(h); v != "" {
 				secrets = append(secrets, v)
 			}
 		}
-		return res, b
+		return res.Response, b
 	}
 	tokensOf := func(b []byte) tokensBody {
 		t.Helper()

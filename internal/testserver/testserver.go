@@ -35,6 +35,9 @@ type Clock struct {
 	t  time.Time
 }
 
+// NewClock returns a clock standing at start.
+func NewClock(start time.Time) *Clock { return &Clock{t: start} }
+
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()
@@ -88,7 +91,7 @@ var (
 // test ends.
 func NewStack(t testing.TB, opts Options) *Stack {
 	t.Helper()
-	clock := &Clock{t: Epoch}
+	clock := NewClock(Epoch)
 	st := opts.Store
 	if st == nil {
 		s, err := sqlite.Open(context.Background(), ":memory:")
@@ -153,15 +156,22 @@ func (r *Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request. headers alternate name, value. A non-empty body is
-// sent as application/json.
+// Do sends a request to the server. headers alternate name, value. A
+// non-empty body is sent as application/json.
 func (s *Server) Do(t testing.TB, method, path, body string, headers ...string) *Response {
+	t.Helper()
+	return Request(t, s.HTTP.Client(), s.URL+path, method, body, headers...)
+}
+
+// Request sends one request, for tests that serve their own handler. headers
+// alternate name, value; a non-empty body is sent as application/json.
+func Request(t testing.TB, client *http.Client, url, method, body string, headers ...string) *Response {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,9 +181,9 @@ func (s *Server) Do(t testing.TB, method, path, body string, headers ...string) 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	res, err := s.HTTP.Client().Do(req)
+	res, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
