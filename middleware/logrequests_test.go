@@ -2,7 +2,6 @@ package middleware_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,24 +24,6 @@ import (
 	"github.com/tokengate/tokengate/store/sqlite"
 	"github.com/tokengate/tokengate/token"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // jsonServer serves the real stack with every log line, the service's
 // included, written as JSON to logs.
@@ -83,7 +63,7 @@ type tokensBody struct {
 // request, and that no token, password, secret or query value appears in
 // them anywhere.
 func TestRequestLogsCarryUsersButNoSecrets(t *testing.T) {
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	url := jsonServer(t, &logs)
 	const (
 		newPassword   = "a whole new passphrase"
@@ -206,7 +186,7 @@ func TestRequestLogsCarryUsersButNoSecrets(t *testing.T) {
 }
 
 func TestLogRequestsGivesEachRequestAnID(t *testing.T) {
-	var logs syncBuffer
+	var logs testserver.LogBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	r := chi.NewRouter()
 	r.Use(middleware.LogRequests(log))

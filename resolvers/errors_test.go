@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/tokengate/tokengate/auth"
@@ -51,29 +50,11 @@ func (*extended) Unavailable() (bool, error) {
 	return false, fmt.Errorf("load orders: %w", auth.Unavailable(errors.New(causeSecret)))
 }
 
-// syncBuffer is a log sink the server's goroutines and the test can share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // extendedServer serves the real schema plus extension over HTTP and
 // returns its URL and its log.
-func extendedServer(t testing.TB) (string, *syncBuffer) {
+func extendedServer(t testing.TB) (string, *testserver.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testserver.LogBuffer{}
 	st := testserver.NewStack(t, testserver.Options{})
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	h := resolvers.NewHandlerWithSchema(schema.SDL()+extension, &extended{resolvers.New(st.Service)}, log, resolvers.DefaultLimits())
