@@ -10,7 +10,7 @@
 #
 # Settings, from the environment (defaults in brackets):
 #   REPS [5]             repetitions of every (scenario, server) pair
-#   SCENARIOS [access refresh login]
+#   SCENARIOS [access refresh login]  ("" skips the main runs)
 #   DURATION [10s]       measured time of an access or refresh run
 #   LOGIN_DURATION [20s] measured time of a login run (bcrypt: few requests)
 #   WARMUP [2s]          unmeasured lead-in of every run
@@ -45,7 +45,7 @@ if [[ "${1:-}" != "--inner" ]]; then
 fi
 
 REPS=${REPS:-5}
-SCENARIOS=${SCENARIOS:-access refresh login}
+SCENARIOS=${SCENARIOS-access refresh login}
 DURATION=${DURATION:-10s}
 LOGIN_DURATION=${LOGIN_DURATION:-20s}
 WARMUP=${WARMUP:-2s}
@@ -168,6 +168,9 @@ measure() {
 		conns=$LOGIN_CONNS duration=$LOGIN_DURATION
 	fi
 	fresh_db "$tpl"
+	# Copying a large template leaves hundreds of MiB of dirty pages that
+	# the kernel would write back during the run, on the same cores.
+	sync
 	start_server "$target" "$db"
 	local profiler=
 	if [[ $PROFILE == 1 && $target == tokengate ]]; then
@@ -223,13 +226,18 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 # Growth: the same access and refresh runs on tokengate with more sessions
-# in the table (and a user per ten sessions, at least USERS).
+# in the table (and a user per ten sessions, at least USERS). The templates
+# are made first, so the repetitions can cycle through the sizes and a slow
+# spell does not fall on one size only.
+declare -A growth_tpl growth_users
 for n in $GROWTH; do
-	users=$((n / 10 > USERS ? n / 10 : USERS))
-	gtpl=$(template "$users" "$n")
-	for ((rep = 1; rep <= GROWTH_REPS; rep++)); do
+	growth_users[$n]=$((n / 10 > USERS ? n / 10 : USERS))
+	growth_tpl[$n]=$(template "${growth_users[$n]}" "$n")
+done
+for ((rep = 1; rep <= GROWTH_REPS; rep++)); do
+	for n in $GROWTH; do
 		for scenario in access refresh; do
-			measure growth tokengate "$scenario" "$rep" "$gtpl" "$users" "$n"
+			measure growth tokengate "$scenario" "$rep" "${growth_tpl[$n]}" "${growth_users[$n]}" "$n"
 		done
 	done
 done
@@ -261,7 +269,7 @@ fi
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')),"
 	echo "$(uname -sr), $(go version | cut -d' ' -f3), $("${TOKENGATE_TEST_PGBIN:-/nonexistent}/postgres" --version 2>/dev/null || echo PostgreSQL) on loopback;"
 	echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: medians of $REPS)."
-	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
+	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }SCENARIOS=\"$SCENARIOS\" REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
 	echo
 	"$load" report -runs "$out/runs.jsonl" -soak "$out/soak.csv"
 } >"$out/report.md"
