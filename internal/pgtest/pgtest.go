@@ -90,7 +90,9 @@ func connect(ctx context.Context, admin string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-func createDatabase(admin, name string) error {
+// withAdmin runs fn on a short-lived admin connection, bounded by
+// adminTimeout.
+func withAdmin(admin string, fn func(ctx context.Context, conn *pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	conn, err := connect(ctx, admin)
@@ -98,34 +100,36 @@ func createDatabase(admin, name string) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	// PostgreSQL 15's default strategy WAL-logs the whole template, several
-	// times slower than copying files. Copying costs checkpoints instead,
-	// which are free when fsync is off, as on the throwaway test cluster.
-	var fileCopy bool
-	if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int >= 150000
-		AND current_setting('fsync') = 'off'`).Scan(&fileCopy); err != nil {
+	return fn(ctx, conn)
+}
+
+func createDatabase(admin, name string) error {
+	return withAdmin(admin, func(ctx context.Context, conn *pgx.Conn) error {
+		// PostgreSQL 15's default strategy WAL-logs the whole template,
+		// several times slower than copying files. Copying costs
+		// checkpoints instead, which are free when fsync is off, as on the
+		// throwaway test cluster.
+		var fileCopy bool
+		if err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int >= 150000
+			AND current_setting('fsync') = 'off'`).Scan(&fileCopy); err != nil {
+			return err
+		}
+		stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+		if fileCopy {
+			stmt += " STRATEGY = FILE_COPY"
+		}
+		_, err := conn.Exec(ctx, stmt)
 		return err
-	}
-	stmt := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if fileCopy {
-		stmt += " STRATEGY = FILE_COPY"
-	}
-	_, err = conn.Exec(ctx, stmt)
-	return err
+	})
 }
 
 func dropDatabase(admin, name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-	defer cancel()
-	conn, err := connect(ctx, admin)
-	if err != nil {
+	return withAdmin(admin, func(ctx context.Context, conn *pgx.Conn) error {
+		// FORCE ends connections a test left open (a pool not yet closed, a
+		// store under fault injection) instead of failing on them.
+		_, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 		return err
-	}
-	defer conn.Close(context.Background())
-	// FORCE ends connections a test left open (a pool not yet closed, a
-	// store under fault injection) instead of failing on them.
-	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	return err
+	})
 }
 
 // withDatabase points the admin connection string at database name,
