@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,8 +63,26 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // OpenConfig is Open for a parsed pool configuration, for a caller that
-// tunes the pool or traces its queries. The store owns the pool it creates.
+// tunes the pool or traces its queries. The store owns the pool it creates;
+// cfg itself is left as it was.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
+	cfg = cfg.Copy()
+	// The hot statements can only be prepared once the migrations have
+	// created their tables, and the pool connects before that: connections
+	// made until then skip the preparation and are dropped below.
+	var migrated atomic.Bool
+	callerAfterConnect := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if callerAfterConnect != nil {
+			if err := callerAfterConnect(ctx, c); err != nil {
+				return err
+			}
+		}
+		if !migrated.Load() {
+			return nil
+		}
+		return prepareHotStatements(ctx, c)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -78,7 +97,35 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	migrated.Store(true)
+	pool.Reset()
+	// Connect once more now, so that a preparation that cannot succeed
+	// fails start-up rather than the first request.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, classify("open postgres", err)
+	}
 	return &Store{pool: pool}, nil
+}
+
+// hotStatements are prepared on every connection as it is made, so that
+// PostgreSQL plans each once per connection instead of once per request,
+// and pgx reads their rows in the binary format. Without it the rotation
+// would be sent unprepared (QueryExecModeExec, to keep it to one round
+// trip), parsed and planned on every refresh: measured in bench/, that was
+// the largest share of a refresh's cost. pgx caches every other statement
+// on first use, one extra round trip per connection.
+var hotStatements = []string{rotateSQL, userByIDSQL}
+
+// prepareHotStatements prepares each hot statement under its own text, the
+// name pgx looks a query's SQL up by before anything else.
+func prepareHotStatements(ctx context.Context, c *pgx.Conn) error {
+	for _, sql := range hotStatements {
+		if _, err := c.Prepare(ctx, sql, sql); err != nil {
+			return fmt.Errorf("prepare statement: %w", err)
+		}
+	}
+	return nil
 }
 
 // migrate applies the migrations under goose's session advisory lock, so
@@ -288,10 +335,12 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error
 	return r.value(), nil
 }
 
+const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
+
 // UserByID finds a user by id.
 func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
 	var r userRow
-	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id).Scan(r.dest()...)
+	err := s.pool.QueryRow(ctx, userByIDSQL, id).Scan(r.dest()...)
 	if err != nil {
 		return auth.User{}, classify("user by id", err)
 	}
@@ -416,9 +465,10 @@ const rotateSQL = `
 func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotated, bool, error) {
 	var sess sessionRow
 	var u userRow
-	// QueryExecModeExec sends parse, bind and execute together: one round
-	// trip even on a connection that has never seen the statement, where
-	// the default mode would first prepare it in a round trip of its own.
+	// The statement is prepared on every connection (hotStatements), and
+	// pgx then uses it whatever the mode. QueryExecModeExec is for a
+	// connection where it is not: parse, bind and execute go together, one
+	// round trip, where the default mode would first prepare in another.
 	err := s.pool.QueryRow(ctx, rotateSQL, pgx.QueryExecModeExec,
 		ts(r.Now), ts(r.ExpiresAt), r.UserAgent, r.IP,
 		r.SessionID, r.UserID, r.Generation, r.TokenVersion,

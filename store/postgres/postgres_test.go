@@ -105,7 +105,9 @@ func (w *wire) take() string {
 
 // The API promises one database round trip per refresh: RotateSession is
 // one statement, sent in one round trip even on a connection that has never
-// run it before (nothing to prepare first).
+// run it before (nothing to prepare first). And it runs the statement
+// prepared when the connection was made: a Parse on the wire would mean
+// PostgreSQL parsing and planning it on every refresh.
 func TestRotateSessionIsOneStatementAndOneRoundTrip(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	if err != nil {
@@ -148,6 +150,9 @@ func TestRotateSessionIsOneStatementAndOneRoundTrip(t *testing.T) {
 		}
 		if n := strings.Count(wireLog, "\tReadyForQuery"); n != 1 {
 			t.Errorf("%s: RotateSession took %d round trips, want 1; wire:\n%s", tc.name, n, wireLog)
+		}
+		if strings.Contains(wireLog, "\tParse\t") {
+			t.Errorf("%s: RotateSession sent the statement to be parsed; want the prepared one; wire:\n%s", tc.name, wireLog)
 		}
 	}
 }
