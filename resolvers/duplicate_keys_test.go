@@ -26,8 +26,12 @@ func TestDuplicateKeysAreRefused(t *testing.T) {
 			wantTransportError(t, res, http.StatusBadRequest, "BAD_USER_INPUT", "duplicate key")
 		})
 	}
+	// encoding/json would fill query from "QUERY" too, case-insensitively.
+	res := post(t, s, "application/json", `{"query":"{ __typename }","QUERY":"mutation { logoutAll }"}`)
+	wantTransportError(t, res, http.StatusBadRequest, "BAD_USER_INPUT", "case-sensitive")
+
 	// Equal keys in different objects are fine.
-	res := post(t, s, "application/json", `{"query":"{ __typename }","variables":{"query":{"query":1}},"extensions":{"variables":{}}}`)
+	res = post(t, s, "application/json", `{"query":"{ __typename }","variables":{"query":{"query":1}},"extensions":{"variables":{}}}`)
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("equal keys in different objects: %d %s", res.StatusCode, res.Body)
 	}

@@ -235,8 +235,11 @@ func decodeRequest(body []byte) (request, *transportError) {
 	if _, err := dec.Token(); err != io.EOF {
 		return request{}, badUserInput("unexpected data after the JSON object")
 	}
-	if key, ok := duplicateKey(body); ok {
+	switch key, problem := checkKeys(body); problem {
+	case keyTwice:
 		return request{}, badUserInput("duplicate key %s in the request body", quoteKey(key))
+	case keyMisspelt:
+		return request{}, badUserInput("unknown key %s in the request body; member names are case-sensitive: query, operationName, variables, extensions", quoteKey(key))
 	}
 	if strings.TrimSpace(req.Query) == "" {
 		return request{}, badUserInput("query is required")
@@ -260,47 +263,6 @@ func jsonError(err error) *transportError {
 		return badUserInput("malformed JSON at byte %d", syntaxErr.Offset)
 	default:
 		return badUserInput("malformed JSON")
-	}
-}
-
-// duplicateKey finds a key that appears twice in one object anywhere in
-// body, which must be valid JSON. encoding/json keeps the last of two equal
-// keys and other readers the first, so a proxy in front of the server could
-// vet one operation, or one variable, while the server runs another.
-func duplicateKey(body []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	// One entry per open object (its keys so far) or array (nil).
-	var open []map[string]bool
-	keyNext := false // whether the next string is an object key
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		switch tok {
-		case json.Delim('{'):
-			open = append(open, map[string]bool{})
-			keyNext = true
-			continue
-		case json.Delim('['):
-			open = append(open, nil)
-			keyNext = false
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			open = open[:len(open)-1]
-		default:
-			if key, ok := tok.(string); ok && keyNext {
-				keys := open[len(open)-1]
-				if keys[key] {
-					return key, true
-				}
-				keys[key] = true
-				keyNext = false
-				continue
-			}
-		}
-		// A value ended: inside an object, a key comes next.
-		keyNext = len(open) > 0 && open[len(open)-1] != nil
 	}
 }
 
