@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -173,5 +174,28 @@ func TestUnknownCommand(t *testing.T) {
 	err := run(context.Background(), []string{"tokengate", "frobnicate"}, env(), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "frobnicate") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestGCDefaultYieldsToGOGC(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
+
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if got := applyGCDefault(getenv); got != defaultGCPercent {
+		t.Errorf("GOGC unset: target %d, want %d", got, defaultGCPercent)
+	}
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GOGC unset: runtime target %d, want %d", got, defaultGCPercent)
+	}
+	// The runtime read GOGC at start-up; tokengate must leave it alone.
+	env["GOGC"] = "150"
+	debug.SetGCPercent(150)
+	if got := applyGCDefault(getenv); got != 150 {
+		t.Errorf("GOGC=150: target %d, want it left at 150", got)
+	}
+	if got := debug.SetGCPercent(100); got != 150 {
+		t.Errorf("GOGC=150: runtime target %d, want 150", got)
 	}
 }

@@ -39,10 +39,13 @@ func DefaultPolicy() Policy {
 		ReuseGrace:         10 * time.Second,
 		BcryptCost:         12,
 		MaxSessionsPerUser: 100,
-		// One core is left to everything else: with a hash on every core,
-		// a login flood took the access path's p99 from 1.35 ms to 49.5 ms;
-		// with one core spare, to 4.3 ms (docs/reliability.md, bench/flood).
-		MaxConcurrentHashes: max(1, runtime.GOMAXPROCS(0)-1),
+		// One hash per CPU: sign-ins get the machine's whole capacity. A
+		// flood of them past the rate limits then slows every other
+		// request (the access path's p99 went from 1.4 to 50 ms on two
+		// CPUs), where one slot fewer than the CPUs held it at 4.3 ms for
+		// half the sign-ins; BCRYPT_CONCURRENCY makes that trade
+		// (docs/reliability.md, bench/flood).
+		MaxConcurrentHashes: runtime.GOMAXPROCS(0),
 		HashWait:            2 * time.Second,
 	}
 }

@@ -87,6 +87,9 @@ type Config struct {
 	TokenIssuer   string
 	TokenAudience string
 	BcryptCost    int
+	// BcryptConcurrency bounds the hashes computed at once; 0 leaves the
+	// domain's default, one per CPU.
+	BcryptConcurrency int
 
 	// CORSAllowedOrigins are normalized origins (lower case, no default
 	// port) compared verbatim with the Origin header; empty allows none.
@@ -194,6 +197,9 @@ func (c Config) Policy() auth.Policy {
 	p.SessionMaxAge = c.SessionMaxAge
 	p.ReuseGrace = c.RefreshReuseGrace
 	p.BcryptCost = c.BcryptCost
+	if c.BcryptConcurrency > 0 {
+		p.MaxConcurrentHashes = c.BcryptConcurrency
+	}
 	return p
 }
 

@@ -115,6 +115,8 @@ func TestGoodValues(t *testing.T) {
 
 		{name: "BCRYPT_COST", value: "4", got: func(c Config) any { return c.BcryptCost }, want: 4},
 		{name: "BCRYPT_COST", value: "31", got: func(c Config) any { return c.BcryptCost }, want: 31},
+		{name: "BCRYPT_CONCURRENCY", value: "1", got: func(c Config) any { return c.BcryptConcurrency }, want: 1},
+		{name: "BCRYPT_CONCURRENCY", value: "0", got: func(c Config) any { return c.BcryptConcurrency }, want: 0},
 
 		{name: "CORS_ALLOWED_ORIGINS", value: "https://app.example.com", got: func(c Config) any { return c.CORSAllowedOrigins }, want: []string{"https://app.example.com"}},
 		{name: "CORS_ALLOWED_ORIGINS", value: " https://App.Example.com:443 , http://localhost:3000,,http://[::1]:8080,https://app.example.com, capacitor://localhost",
@@ -210,6 +212,9 @@ func TestBadValues(t *testing.T) {
 		{"BCRYPT_COST", "32", nil, "from 4 to 31"},
 		{"BCRYPT_COST", "12.5", nil, "from 4 to 31"},
 		{"BCRYPT_COST", "high", nil, "from 4 to 31"},
+		{"BCRYPT_CONCURRENCY", "-1", nil, `BCRYPT_CONCURRENCY: "-1" must be a whole number from 0 (one per CPU) to 4096`},
+		{"BCRYPT_CONCURRENCY", "4097", nil, "from 0 (one per CPU)"},
+		{"BCRYPT_CONCURRENCY", "two", nil, "from 0 (one per CPU)"},
 
 		{"CORS_ALLOWED_ORIGINS", "*", nil, `CORS_ALLOWED_ORIGINS: "*" is not allowed: responses expose the token headers`},
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com, *", nil, "every site"},
@@ -504,6 +509,14 @@ func TestPolicy(t *testing.T) {
 	want.RefreshTTL, want.SessionMaxAge, want.ReuseGrace, want.BcryptCost = 24*time.Hour, 48*time.Hour, 3*time.Second, 5
 	if got := c.Policy(); got != want {
 		t.Errorf("Policy() = %+v; want %+v", got, want)
+	}
+
+	c, err = load("BCRYPT_CONCURRENCY", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Policy().MaxConcurrentHashes; got != 3 {
+		t.Errorf("BCRYPT_CONCURRENCY=3: MaxConcurrentHashes %d, want 3", got)
 	}
 }
 

@@ -72,6 +72,12 @@ var variables = []variable{
 		get:  func(c *Config) string { return strconv.Itoa(c.BcryptCost) },
 	},
 	{
+		name: "BCRYPT_CONCURRENCY", def: "0",
+		desc: "password hashes computed at once, the rest wait up to 2s, then RATE_LIMITED; 0: one per CPU. Fewer keeps CPUs for other requests during a login flood",
+		set:  setBcryptConcurrency,
+		get:  func(c *Config) string { return strconv.Itoa(c.BcryptConcurrency) },
+	},
+	{
 		name: "CORS_ALLOWED_ORIGINS", def: "",
 		desc: "comma-separated origins (scheme://host[:port]) whose scripts may call the API; empty: none",
 		set: func(c *Config, v string) (err error) {
@@ -227,6 +233,19 @@ func setBcryptCost(c *Config, v string) error {
 	c.BcryptCost = n
 	return nil
 }
+
+func setBcryptConcurrency(c *Config, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxBcryptConcurrency {
+		return fmt.Errorf("%q must be a whole number from 0 (one per CPU) to %d", v, maxBcryptConcurrency)
+	}
+	c.BcryptConcurrency = n
+	return nil
+}
+
+// maxBcryptConcurrency only catches a typo: a slot is a goroutine hashing,
+// and more of them than CPUs just queue in the scheduler instead.
+const maxBcryptConcurrency = 4096
 
 func setLogLevel(c *Config, v string) error {
 	switch strings.ToLower(v) {

@@ -54,6 +54,7 @@ type options struct {
 	duration time.Duration
 	warmup   time.Duration
 	cost     int
+	env      string
 }
 
 func run() error {
@@ -65,6 +66,7 @@ func run() error {
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "length of each measured phase")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "flood time before the flooded phase is measured")
 	flag.IntVar(&o.cost, "cost", 12, "BCRYPT_COST of the server it starts")
+	flag.StringVar(&o.env, "env", "", "extra VAR=VALUE settings, space-separated, for the server it starts (BCRYPT_CONCURRENCY=1)")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -153,6 +155,7 @@ func startServer(ctx context.Context, o options) (stop func(), addr string, err 
 		"LOG_FORMAT=text",
 		"PATH=" + os.Getenv("PATH"),
 	}
+	cmd.Env = append(cmd.Env, strings.Fields(o.env)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, "", err
