@@ -6,6 +6,9 @@ package token
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,6 +49,10 @@ type Codec struct {
 	refreshParser *jwt.Parser
 	accessKey     jwt.Keyfunc
 	refreshKey    jwt.Keyfunc
+	// What signing needs, made once: each type's encoded header and
+	// secret boxed as the key jwt's Sign takes.
+	accessHeader, refreshHeader string
+	accessSecret, refreshSecret any
 }
 
 var _ auth.TokenCodec = (*Codec)(nil)
@@ -81,6 +88,10 @@ func New(cfg Config) *Codec {
 		refreshParser: parser(),
 		accessKey:     keyFor(typeAccess, cfg.AccessSecret),
 		refreshKey:    keyFor(typeRefresh, cfg.RefreshSecret),
+		accessHeader:  encodedHeader(typeAccess),
+		refreshHeader: encodedHeader(typeRefresh),
+		accessSecret:  cfg.AccessSecret,
+		refreshSecret: cfg.RefreshSecret,
 	}
 }
 
@@ -108,59 +119,84 @@ var (
 	errNoSubject = errors.New("sub and sid are required")
 )
 
-// accessClaims and refreshClaims are the claims as issued, written by
-// jwt.RegisteredClaims; parsedAccess and parsedRefresh below read them back.
-type accessClaims struct {
-	jwt.RegisteredClaims
-	SessionID string `json:"sid"`
+// issuedAccess and issuedRefresh are the claims as issued: the members of
+// jwt.RegisteredClaims that tokengate sets, in its order and with its
+// encoding (NumericDate as whole seconds, aud as a one-element array),
+// then tokengate's own. Plain fields let encoding/json write them without
+// the custom marshalers RegisteredClaims calls for each date and the
+// audience; TestIssuedClaimsAreRegisteredClaims holds the bytes equal.
+type issuedAccess struct {
+	Issuer    string    `json:"iss"`
+	Subject   string    `json:"sub"`
+	Audience  [1]string `json:"aud"`
+	ExpiresAt int64     `json:"exp"`
+	IssuedAt  int64     `json:"iat"`
+	ID        string    `json:"jti"`
+	SessionID string    `json:"sid"`
 }
 
-type refreshClaims struct {
-	jwt.RegisteredClaims
-	SessionID    string `json:"sid"`
-	TokenVersion int64  `json:"ver"`
-	Generation   int64  `json:"gen"`
+type issuedRefresh struct {
+	Issuer       string    `json:"iss"`
+	Subject      string    `json:"sub"`
+	Audience     [1]string `json:"aud"`
+	ExpiresAt    int64     `json:"exp"`
+	IssuedAt     int64     `json:"iat"`
+	ID           string    `json:"jti"`
+	SessionID    string    `json:"sid"`
+	TokenVersion int64     `json:"ver"`
+	Generation   int64     `json:"gen"`
 }
 
 // IssueAccess signs an access token for a session, valid for AccessTTL.
 func (c *Codec) IssueAccess(userID, sessionID string) (string, time.Time, error) {
 	now := c.cfg.Now()
-	exp := now.Add(c.cfg.AccessTTL)
-	claims := &accessClaims{RegisteredClaims: c.registered(userID, now, exp), SessionID: sessionID}
-	s, err := sign(typeAccess, claims, c.cfg.AccessSecret)
-	return s, claims.ExpiresAt.Time.UTC(), err
+	exp := now.Add(c.cfg.AccessTTL).Unix()
+	s, err := sign(c.accessHeader, &issuedAccess{
+		Issuer: c.cfg.Issuer, Subject: userID, Audience: [1]string{c.cfg.Audience},
+		ExpiresAt: exp, IssuedAt: now.Unix(), ID: rand.Text(),
+		SessionID: sessionID,
+	}, c.accessSecret)
+	return s, time.Unix(exp, 0).UTC(), err
 }
 
 // IssueRefresh signs a refresh token for one generation of a session.
 func (c *Codec) IssueRefresh(rc auth.RefreshClaims) (string, error) {
-	claims := &refreshClaims{
-		RegisteredClaims: c.registered(rc.UserID, c.cfg.Now(), rc.ExpiresAt),
-		SessionID:        rc.SessionID,
-		TokenVersion:     rc.TokenVersion,
-		Generation:       rc.Generation,
-	}
-	return sign(typeRefresh, claims, c.cfg.RefreshSecret)
+	return sign(c.refreshHeader, &issuedRefresh{
+		Issuer: c.cfg.Issuer, Subject: rc.UserID, Audience: [1]string{c.cfg.Audience},
+		ExpiresAt: rc.ExpiresAt.Unix(), IssuedAt: c.cfg.Now().Unix(), ID: rand.Text(),
+		SessionID: rc.SessionID, TokenVersion: rc.TokenVersion, Generation: rc.Generation,
+	}, c.refreshSecret)
 }
 
-func (c *Codec) registered(sub string, now, exp time.Time) jwt.RegisteredClaims {
-	return jwt.RegisteredClaims{
-		Issuer:    c.cfg.Issuer,
-		Audience:  jwt.ClaimStrings{c.cfg.Audience},
-		Subject:   sub,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(exp),
-		ID:        rand.Text(),
-	}
-}
-
-func sign(typ string, claims jwt.Claims, secret []byte) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	t.Header["typ"] = typ
-	s, err := t.SignedString(secret)
+// encodedHeader is the first segment of every token of one type, as
+// golang-jwt writes it ({"alg":"HS256","typ":...}), encoded once.
+func encodedHeader(typ string) string {
+	h, err := json.Marshal(map[string]string{"alg": jwt.SigningMethodHS256.Alg(), "typ": typ})
 	if err != nil {
-		return "", fmt.Errorf("sign %s: %w", typ, err)
+		panic(err) // a map of strings always encodes
 	}
-	return s, nil
+	return base64.RawURLEncoding.EncodeToString(h)
+}
+
+// sign assembles header.claims.signature, leaving the HMAC to golang-jwt's
+// HS256. secret is the key as jwt's Sign takes it, boxed once.
+func sign(header string, claims any, secret any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(sha256.Size))
+	buf = append(buf, header...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := jwt.SigningMethodHS256.Sign(string(buf), secret)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
 }
 
 // VerifyAccess checks an access token's signature, type and claims. It does
