@@ -63,24 +63,33 @@ func LogRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			attrs := make([]slog.Attr, 0, 9)
-			attrs = append(attrs, slog.String("request_id", rec.id))
+			ctx := r.Context()
+			h := log.Handler()
+			if !h.Enabled(ctx, level) {
+				return
+			}
+			// A record made here, rather than through log.LogAttrs, skips
+			// the caller's program counter, which the line would not show
+			// and which slog captures on every call (runtime.Callers).
+			line := slog.NewRecord(time.Now(), level, "request", 0)
+			line.AddAttrs(slog.String("request_id", rec.id))
 			rec.mu.Lock()
 			if rec.userID != "" {
-				attrs = append(attrs, slog.String("user", rec.userID))
+				line.AddAttrs(slog.String("user", rec.userID))
 			} else if rec.reason != auth.ReasonNone && rec.reason != auth.ReasonTokenMissing {
 				// A token was sent and refused: say why, never what it was.
-				attrs = append(attrs, slog.String("auth_reason", string(rec.reason)))
+				line.AddAttrs(slog.String("auth_reason", string(rec.reason)))
 			}
 			rec.mu.Unlock()
-			attrs = append(attrs,
+			line.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("route", RoutePattern(r)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Duration("latency", time.Since(start)),
 			)
-			log.LogAttrs(r.Context(), level, "request", attrs...)
+			// A log that cannot be written has nowhere to report it.
+			_ = h.Handle(ctx, line)
 		})
 	}
 }
