@@ -125,6 +125,7 @@ var (
 // then tokengate's own. Plain fields let encoding/json write them without
 // the custom marshalers RegisteredClaims calls for each date and the
 // audience; TestIssuedClaimsAreRegisteredClaims holds the bytes equal.
+// encoding/json writes an embedded struct's fields in its place.
 type issuedAccess struct {
 	Issuer    string    `json:"iss"`
 	Subject   string    `json:"sub"`
@@ -136,35 +137,34 @@ type issuedAccess struct {
 }
 
 type issuedRefresh struct {
-	Issuer       string    `json:"iss"`
-	Subject      string    `json:"sub"`
-	Audience     [1]string `json:"aud"`
-	ExpiresAt    int64     `json:"exp"`
-	IssuedAt     int64     `json:"iat"`
-	ID           string    `json:"jti"`
-	SessionID    string    `json:"sid"`
-	TokenVersion int64     `json:"ver"`
-	Generation   int64     `json:"gen"`
+	issuedAccess
+	TokenVersion int64 `json:"ver"`
+	Generation   int64 `json:"gen"`
+}
+
+// issued fills in what every token of this codec carries.
+func (c *Codec) issued(sub, sid string, now time.Time, exp int64) issuedAccess {
+	return issuedAccess{
+		Issuer: c.cfg.Issuer, Subject: sub, Audience: [1]string{c.cfg.Audience},
+		ExpiresAt: exp, IssuedAt: now.Unix(), ID: rand.Text(), SessionID: sid,
+	}
 }
 
 // IssueAccess signs an access token for a session, valid for AccessTTL.
 func (c *Codec) IssueAccess(userID, sessionID string) (string, time.Time, error) {
 	now := c.cfg.Now()
 	exp := now.Add(c.cfg.AccessTTL).Unix()
-	s, err := sign(c.accessHeader, &issuedAccess{
-		Issuer: c.cfg.Issuer, Subject: userID, Audience: [1]string{c.cfg.Audience},
-		ExpiresAt: exp, IssuedAt: now.Unix(), ID: rand.Text(),
-		SessionID: sessionID,
-	}, c.accessSecret)
+	claims := c.issued(userID, sessionID, now, exp)
+	s, err := sign(c.accessHeader, &claims, c.accessSecret)
 	return s, time.Unix(exp, 0).UTC(), err
 }
 
 // IssueRefresh signs a refresh token for one generation of a session.
 func (c *Codec) IssueRefresh(rc auth.RefreshClaims) (string, error) {
 	return sign(c.refreshHeader, &issuedRefresh{
-		Issuer: c.cfg.Issuer, Subject: rc.UserID, Audience: [1]string{c.cfg.Audience},
-		ExpiresAt: rc.ExpiresAt.Unix(), IssuedAt: c.cfg.Now().Unix(), ID: rand.Text(),
-		SessionID: rc.SessionID, TokenVersion: rc.TokenVersion, Generation: rc.Generation,
+		issuedAccess: c.issued(rc.UserID, rc.SessionID, c.cfg.Now(), rc.ExpiresAt.Unix()),
+		TokenVersion: rc.TokenVersion,
+		Generation:   rc.Generation,
 	}, c.refreshSecret)
 }
 
