@@ -61,6 +61,13 @@ SOAK_ACCESS_RATE=${SOAK_ACCESS_RATE:-1000}
 SOAK_REFRESH_RATE=${SOAK_REFRESH_RATE:-200}
 PROFILE=${PROFILE:-0}
 TOKENGATE_ENV=${TOKENGATE_ENV:-}
+# tokengate's collector target when GOGC is unset (main.go), given to the
+# floor too.
+TOKENGATE_GOGC=$(sed -n 's/^const defaultGCPercent = \([0-9][0-9]*\)$/\1/p' main.go)
+if [[ -z "$TOKENGATE_GOGC" ]]; then
+	echo "bench/run.sh: cannot read defaultGCPercent from main.go" >&2
+	exit 1
+fi
 
 out=bench/results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out/logs"
@@ -139,7 +146,11 @@ start_server() {
 			PPROF="$([[ $PROFILE == 1 ]] && echo true || echo false)" $TOKENGATE_ENV "$@" \
 			"$work/tokengate" >>"$logfile" 2>&1 &
 	else
-		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" "$@" "$work/floor" >>"$logfile" 2>&1 &
+		# The floor runs with the collector target tokengate sets for itself
+		# (defaultGCPercent in main.go) unless GOGC is set for both: a GC
+		# setting is neither server's work.
+		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" GOGC="${GOGC:-$TOKENGATE_GOGC}" "$@" \
+			"$work/floor" >>"$logfile" 2>&1 &
 	fi
 	server_pid=$!
 	if ! "$load" wait -url "$server_url/healthz" -timeout 60s; then
