@@ -48,7 +48,7 @@ func checkKeys(body []byte) (string, keyProblem) {
 			k.keyNext = k.inObject()
 		case '"':
 			end := stringEnd(text, i)
-			if k.keyNext {
+			if k.keyNext && k.inObject() {
 				key := unquoteKey(text[i : end+1])
 				if k.add(key) {
 					return key, keyTwice
@@ -99,6 +99,9 @@ func (k *keyScan) open(object bool) {
 
 func (k *keyScan) close() {
 	n := len(k.starts) - 1
+	if n < 0 {
+		return // a stray closer: not valid JSON, which callers never pass
+	}
 	if start := k.starts[n]; start >= 0 {
 		k.keys = k.keys[:start]
 		delete(k.sets, start)

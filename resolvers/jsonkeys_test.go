@@ -142,3 +142,11 @@ func BenchmarkCheckKeys(b *testing.B) {
 		}
 	})
 }
+
+// checkKeys is only ever given valid JSON, but a slip upstream must not
+// turn into a panic on a request path.
+func TestCheckKeysSurvivesInvalidJSON(t *testing.T) {
+	for _, body := range []string{`}`, `]]`, `{"a":1}}`, `"unterminated`, `{"a`, `{"a":1,"a"`, ``, `\`} {
+		checkKeys([]byte(body))
+	}
+}
