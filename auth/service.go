@@ -41,8 +41,8 @@ func DefaultPolicy() Policy {
 		MaxSessionsPerUser: 100,
 		// One hash per CPU: sign-ins get the machine's whole capacity. A
 		// flood of them past the rate limits then slows every other
-		// request (the access path's p99 went from 1.4 to 50 ms on two
-		// CPUs), where one slot fewer than the CPUs held it at 4.3 ms for
+		// request (on two CPUs the access path's p99 rose sevenfold, to
+		// 25 ms), where one slot fewer than the CPUs kept it near 6 ms for
 		// half the sign-ins; BCRYPT_CONCURRENCY makes that trade
 		// (docs/reliability.md, bench/flood).
 		MaxConcurrentHashes: runtime.GOMAXPROCS(0),
