@@ -20,17 +20,12 @@ import (
 // (bench/README.md).
 const defaultGCPercent = 400
 
-// applyGCDefault sets defaultGCPercent when the environment leaves the
-// collector to tokengate, and returns the target now in force. GOGC, when
-// set, is the runtime's to read and wins.
-func applyGCDefault(getenv func(string) string) int {
-	if getenv("GOGC") != "" {
-		current := debug.SetGCPercent(100)
-		debug.SetGCPercent(current)
-		return current
+// applyGCDefault sets defaultGCPercent unless the environment sets GOGC,
+// which the runtime has read already and which then wins.
+func applyGCDefault(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
 	}
-	debug.SetGCPercent(defaultGCPercent)
-	return defaultGCPercent
 }
 
 func main() {

@@ -48,7 +48,7 @@ func checkKeys(body []byte) (string, keyProblem) {
 			k.keyNext = k.inObject()
 		case '"':
 			end := stringEnd(text, i)
-			if k.keyNext && k.inObject() {
+			if k.keyNext {
 				key := unquoteKey(text[i : end+1])
 				if k.add(key) {
 					return key, keyTwice

@@ -49,8 +49,9 @@ type Codec struct {
 	refreshParser *jwt.Parser
 	accessKey     jwt.Keyfunc
 	refreshKey    jwt.Keyfunc
-	// What signing needs, made once: each type's encoded header and
-	// secret boxed as the key jwt's Sign takes.
+	// Each type's encoded header and its secret, boxed once as the key
+	// jwt's Sign and the Keyfunc hand over (boxing a slice on every call
+	// would allocate on the hot path).
 	accessHeader, refreshHeader string
 	accessSecret, refreshSecret any
 }
@@ -82,26 +83,24 @@ func New(cfg Config) *Codec {
 			jwt.WithStrictDecoding(),
 		)
 	}
+	var accessSecret, refreshSecret any = cfg.AccessSecret, cfg.RefreshSecret
 	return &Codec{
 		cfg:           cfg,
 		accessParser:  parser(),
 		refreshParser: parser(),
-		accessKey:     keyFor(typeAccess, cfg.AccessSecret),
-		refreshKey:    keyFor(typeRefresh, cfg.RefreshSecret),
+		accessKey:     keyFor(typeAccess, accessSecret),
+		refreshKey:    keyFor(typeRefresh, refreshSecret),
 		accessHeader:  encodedHeader(typeAccess),
 		refreshHeader: encodedHeader(typeRefresh),
-		accessSecret:  cfg.AccessSecret,
-		refreshSecret: cfg.RefreshSecret,
+		accessSecret:  accessSecret,
+		refreshSecret: refreshSecret,
 	}
 }
 
 // keyFor returns the one key for one token type. kid, jku, x5u and jwk are
 // never consulted, and a crit header is refused because no extension is
 // understood (RFC 7515 section 4.1.11).
-func keyFor(typ string, secret []byte) jwt.Keyfunc {
-	// Boxed once: turning the slice into an interface at every call would
-	// allocate on the hot path.
-	var key any = secret
+func keyFor(typ string, key any) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		if got, _ := t.Header["typ"].(string); !strings.EqualFold(got, typ) {
 			return nil, errWrongType
@@ -179,7 +178,7 @@ func encodedHeader(typ string) string {
 }
 
 // sign assembles header.claims.signature, leaving the HMAC to golang-jwt's
-// HS256. secret is the key as jwt's Sign takes it, boxed once.
+// HS256.
 func sign(header string, claims any, secret any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
