@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/tokengate/tokengate/config"
 )
 
 // env is a getenv over a map, so each test states its whole environment.
@@ -184,8 +186,8 @@ func TestGCDefaultYieldsToGOGC(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 	applyGCDefault(getenv)
-	if got := debug.SetGCPercent(150); got != defaultGCPercent {
-		t.Errorf("GOGC unset: runtime target %d, want %d", got, defaultGCPercent)
+	if got := debug.SetGCPercent(150); got != config.DefaultGCPercent {
+		t.Errorf("GOGC unset: runtime target %d, want %d", got, config.DefaultGCPercent)
 	}
 	// The runtime read GOGC=150 at start-up (set above in its stead);
 	// tokengate must leave it alone.

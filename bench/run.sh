@@ -61,11 +61,11 @@ SOAK_ACCESS_RATE=${SOAK_ACCESS_RATE:-1000}
 SOAK_REFRESH_RATE=${SOAK_REFRESH_RATE:-200}
 PROFILE=${PROFILE:-0}
 TOKENGATE_ENV=${TOKENGATE_ENV:-}
-# tokengate's collector target when GOGC is unset (main.go), given to the
-# floor too.
-TOKENGATE_GOGC=$(sed -n 's/^const defaultGCPercent = \([0-9][0-9]*\)$/\1/p' main.go)
+# tokengate's collector target when GOGC is unset (config.DefaultGCPercent),
+# given to the floor too.
+TOKENGATE_GOGC=$(sed -n 's/^const DefaultGCPercent = \([0-9][0-9]*\)$/\1/p' config/config.go)
 if [[ -z "$TOKENGATE_GOGC" ]]; then
-	echo "bench/run.sh: cannot read defaultGCPercent from main.go" >&2
+	echo "bench/run.sh: cannot read DefaultGCPercent from config/config.go" >&2
 	exit 1
 fi
 
@@ -147,7 +147,7 @@ start_server() {
 			"$work/tokengate" >>"$logfile" 2>&1 &
 	else
 		# The floor runs with the collector target tokengate sets for itself
-		# (defaultGCPercent in main.go) unless GOGC is set for both: a GC
+		# (config.DefaultGCPercent) unless GOGC is set for both: a GC
 		# setting is neither server's work.
 		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" GOGC="${GOGC:-$TOKENGATE_GOGC}" "$@" \
 			"$work/floor" >>"$logfile" 2>&1 &
