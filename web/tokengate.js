@@ -14,10 +14,11 @@
 //   rotation the server did by itself, a password change);
 // - refreshes before the access token runs out, one refresh at a time: the
 //   calls of one tab share a single refresh, and tabs take a Web Lock per
-//   session, so that two tabs never spend the same refresh token. A tab that
-//   waited for the lock re-reads the stored tokens first and refreshes only
-//   if nobody else did. New tokens go to the other tabs over a
-//   BroadcastChannel;
+//   session, so that two tabs never spend the same refresh token. The tab
+//   holding the lock tells the others how its refresh ended over a
+//   BroadcastChannel before letting go; a tab that waited for the lock takes
+//   that word (or the stored tokens, whichever shows it first) and refreshes
+//   only if nobody else did;
 // - retries a call once when the server answers UNAUTHENTICATED with reason
 //   TOKEN_EXPIRED (problem+json `reason`, or GraphQL
 //   errors[].extensions.reason);
@@ -40,6 +41,12 @@ const MAX_EARLY_MS = 10_000;
 
 // How long a refresh may take before it is given up (and the old pair kept).
 const REFRESH_TIMEOUT_MS = 30_000;
+
+// How long a tab that waited for the refresh lock waits for the word of the
+// tab that held it. That word is posted before the lock is let go, so it is
+// normally in flight already; this bound only matters when the holder's tab
+// closed during its refresh.
+const HANDOFF_TIMEOUT_MS = 2_000;
 
 /**
  * TokengateError is what the helpers throw when tokengate refuses a call:
@@ -167,6 +174,13 @@ export function createClient({
   // The session whose sign-out was last announced, so that one sign-out
   // seen several ways (the response, another tab) is announced once.
   let announced = null;
+  // The last word from another tab on each session's refresh: its new
+  // record, its end, or a refresh that could not be done. A tab granted the
+  // lock after another tab's refresh needs it, because shared storage need
+  // not show that tab's write yet: Chromium hands localStorage writes to
+  // other tabs asynchronously, and the lock can arrive first.
+  const heard = new Map();
+  const hearing = new EventTarget();
 
   const endpoint = (path) => base + path;
 
@@ -223,6 +237,7 @@ export function createClient({
   if (channel) {
     channel.onmessage = async ({ data }) => {
       if (!data || typeof data !== 'object') return;
+      note(data);
       const current = await storage.get();
       if (data.type === 'tokens' && current && data.record?.sessionId === current.sessionId) {
         // The same session in another tab refreshed. Shared storage already
@@ -236,10 +251,54 @@ export function createClient({
     };
   }
 
-  function withLock(sessionId, fn) {
+  function note(data) {
+    const sessionId = data.type === 'tokens' ? data.record?.sessionId : data.sessionId;
+    if (typeof sessionId !== 'string' || !sessionId) return;
+    heard.set(sessionId, data);
+    hearing.dispatchEvent(new Event(sessionId));
+  }
+
+  // settles reports whether word about a session tells what became of the
+  // refresh of stale: a newer record, the end of the session, or that the
+  // refresh of that very generation failed (so this tab may try).
+  function settles(word, stale) {
+    if (!word) return false;
+    if (word.type === 'tokens') return Number(word.record?.generation) > stale.generation;
+    if (word.type === 'signedout') return true;
+    return word.type === 'refreshfailed' && word.generation >= stale.generation;
+  }
+
+  // handoff waits for another tab's word on the refresh of stale, and
+  // resolves to it, or to null when none came in time.
+  function handoff(stale) {
+    const known = heard.get(stale.sessionId);
+    if (settles(known, stale)) return Promise.resolve(known);
+    if (!channel) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const done = (word) => {
+        clearTimeout(timer);
+        hearing.removeEventListener(stale.sessionId, listen);
+        resolve(word);
+      };
+      const listen = () => {
+        const word = heard.get(stale.sessionId);
+        if (settles(word, stale)) done(word);
+      };
+      const timer = setTimeout(() => done(null), HANDOFF_TIMEOUT_MS);
+      hearing.addEventListener(stale.sessionId, listen);
+    });
+  }
+
+  // withLock runs fn(waited) holding this session's refresh lock; waited
+  // says whether another tab held it first.
+  async function withLock(sessionId, fn) {
     const locks = globalThis.navigator?.locks;
-    if (locks?.request) return locks.request(`${name}:refresh:${sessionId}`, fn);
-    return fn();
+    if (!locks?.request) return fn(false);
+    const lockName = `${name}:refresh:${sessionId}`;
+    const taken = Symbol('taken');
+    const result = await locks.request(lockName, { ifAvailable: true }, (lock) => (lock ? fn(false) : taken));
+    if (result !== taken) return result;
+    return locks.request(lockName, () => fn(true));
   }
 
   // refresh returns a usable pair in place of stale, refreshing if nobody
@@ -247,24 +306,44 @@ export function createClient({
   // kept) when the server could not be asked or refused to answer now.
   function refresh(stale) {
     if (!refreshing) {
-      refreshing = withLock(stale.sessionId, () => refreshLocked(stale)).finally(() => { refreshing = null; });
+      refreshing = withLock(stale.sessionId, (waited) => refreshLocked(stale, waited)).finally(() => { refreshing = null; });
     }
     return refreshing;
   }
 
-  async function refreshLocked(stale) {
-    // Whoever held the lock before may have refreshed already.
-    const current = await storage.get();
-    if (!current) return null;
-    if (current.refreshToken !== stale.refreshToken && !expired(current, Date.now())) return current;
+  // fresher reports whether current already replaces stale.
+  const fresher = (current, stale) => current.refreshToken !== stale.refreshToken && !expired(current, Date.now());
 
-    const res = await transport(endpoint('/auth/refresh'), {
-      method: 'POST',
-      headers: { [REFRESH_HEADER]: current.refreshToken },
-      cache: 'no-store',
-      // The lock is held meanwhile: a hung refresh must not stall every tab.
-      signal: AbortSignal.timeout?.(REFRESH_TIMEOUT_MS),
-    });
+  async function refreshLocked(stale, waited) {
+    // Whoever held the lock before may have refreshed already.
+    let current = await storage.get();
+    if (!current) return null;
+    if (fresher(current, stale)) return current;
+    if (waited) {
+      const word = await handoff(stale);
+      current = await storage.get();
+      if (!current || word?.type === 'signedout') return null;
+      if (word?.type === 'tokens' && current.sessionId === word.record.sessionId && word.record.generation > current.generation) {
+        // Shared storage will show it soon; storage of this tab alone needs it now.
+        current = word.record;
+        await storage.set(current);
+      }
+      if (fresher(current, stale)) return current;
+    }
+
+    let res;
+    try {
+      res = await transport(endpoint('/auth/refresh'), {
+        method: 'POST',
+        headers: { [REFRESH_HEADER]: current.refreshToken },
+        cache: 'no-store',
+        // The lock is held meanwhile: a hung refresh must not stall every tab.
+        signal: AbortSignal.timeout?.(REFRESH_TIMEOUT_MS),
+      });
+    } catch (err) {
+      failed(current);
+      throw err;
+    }
     const access = res.headers.get(ACCESS_HEADER);
     const refreshed = res.headers.get(REFRESH_HEADER);
     if (res.ok && access && refreshed) {
@@ -277,7 +356,14 @@ export function createClient({
     }
     // Rate limited or store unavailable: keep the tokens and let the caller
     // go on with them.
+    failed(current);
     throw errorFrom(res.status, problem, 'refresh failed');
+  }
+
+  // failed tells the tabs waiting for the lock that this refresh came to
+  // nothing, so that they need not wait for a word that will not come.
+  function failed(record) {
+    post({ type: 'refreshfailed', sessionId: record.sessionId, generation: record.generation });
   }
 
   // usable returns the stored pair, refreshed first if its access token has

@@ -1,7 +1,7 @@
 // Unit tests of tokengate.js in Node, against a scripted fake server: the
 // paths a real browser test cannot reach on demand (a TOKEN_EXPIRED answer,
 // a reused refresh token, a stale response overtaken by a refresh).
-import { test } from 'node:test';
+import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient, memoryStorage, decodeClaims } from '../tokengate.js';
 
@@ -117,6 +117,115 @@ test('concurrent calls after expiry share one refresh', async () => {
   }
   tg.close();
 });
+
+// tabs returns the storage of several tabs of one browser. Chromium hands
+// a localStorage write from one tab to the others asynchronously; here the
+// other tabs never see it, the worst case of that delay.
+function tabs(n) {
+  const views = Array.from({ length: n }, () => ({ value: null }));
+  return {
+    storages: views.map((v) => ({ get: () => v.value, set: (r) => { v.value = r; }, clear: () => { v.value = null; } })),
+    seed(record) { for (const v of views) v.value = record; },
+  };
+}
+
+// fakeLocks is navigator.locks for tabs in one process: first come, first
+// served, and a waiter is granted the lock the moment its holder lets go,
+// before any message from the holder can arrive.
+function fakeLocks() {
+  const held = new Map();
+  return {
+    async request(lockName, options, fn) {
+      if (typeof options === 'function') [fn, options] = [options, {}];
+      const queue = held.get(lockName) ?? [];
+      held.set(lockName, queue);
+      if (options.ifAvailable && queue.length) return fn(null);
+      const before = queue.at(-1);
+      let release;
+      queue.push(new Promise((r) => { release = r; }));
+      await before;
+      try {
+        return await fn({ name: lockName });
+      } finally {
+        queue.shift();
+        release();
+      }
+    },
+  };
+}
+
+// withFakeLocks runs fn with navigator.locks installed.
+async function withFakeLocks(fn) {
+  const had = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  Object.defineProperty(globalThis, 'navigator', { value: { locks: fakeLocks() }, configurable: true, writable: true });
+  try {
+    return await fn();
+  } finally {
+    if (had) Object.defineProperty(globalThis, 'navigator', had);
+    else delete globalThis.navigator;
+  }
+}
+
+test('a tab granted the lock before the holder\'s write shows uses the holder\'s word, not a second refresh', () => withFakeLocks(async () => {
+  const old = pair(1);
+  const next = pair(2);
+  const browser = tabs(2);
+  browser.seed({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
+  const { calls, transport } = fakeServer(async (req) => {
+    if (req.url.endsWith('/auth/refresh')) {
+      await new Promise((r) => setTimeout(r, 10));
+      return json(200, {}, withTokens(next));
+    }
+    return json(200, { id: 'u1' });
+  });
+  const name = `t${Math.random()}`;
+  const [a, b] = browser.storages.map((storage) => createClient({ baseURL: base, storage, fetch: transport, name }));
+  try {
+    await Promise.all([a.me(), b.me()]);
+    const refreshes = calls.filter((c) => c.url.endsWith('/auth/refresh'));
+    assert.equal(refreshes.length, 1, 'one refresh between the two tabs');
+    for (const c of calls.filter((c) => !c.url.endsWith('/auth/refresh'))) {
+      assert.equal(c.headers.get('x-access-token'), next.access);
+    }
+    assert.equal((await b.tokens()).generation, 2, 'the waiting tab keeps the pair it was told of');
+  } finally {
+    a.close();
+    b.close();
+  }
+}));
+
+test('a tab waiting for the lock refreshes itself at once when the holder\'s refresh failed', () => withFakeLocks(async () => {
+  // setTimeout is frozen, so a waiter that sat out the hand-off timeout
+  // instead of hearing of the failure would never finish; setInterval (not
+  // frozen) ends the test then.
+  mock.timers.enable({ apis: ['setTimeout'] });
+  let guard;
+  const stuck = new Promise((_, reject) => {
+    guard = setInterval(() => reject(new Error('the waiting tab did not hear that the refresh failed')), 5_000);
+  });
+  const old = pair(1);
+  const next = pair(2);
+  const browser = tabs(2);
+  browser.seed({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
+  let refreshes = 0;
+  const { calls, transport } = fakeServer((req) => {
+    if (!req.url.endsWith('/auth/refresh')) return json(200, { id: 'u1' });
+    refreshes++;
+    return refreshes === 1 ? json(503, { code: 'STORE_UNAVAILABLE' }, { 'retry-after': '1' }) : json(200, {}, withTokens(next));
+  });
+  const name = `t${Math.random()}`;
+  const [a, b] = browser.storages.map((storage) => createClient({ baseURL: base, storage, fetch: transport, name }));
+  try {
+    await Promise.race([Promise.all([a.me(), b.me()]), stuck]);
+    const sent = calls.filter((c) => c.url.endsWith('/auth/refresh')).map((c) => c.headers.get('x-refresh-token'));
+    assert.deepEqual(sent, [old.refresh, old.refresh], 'the second tab tried the same token itself');
+  } finally {
+    clearInterval(guard);
+    mock.timers.reset();
+    a.close();
+    b.close();
+  }
+}));
 
 for (const reason of ['REFRESH_REUSED', 'SESSION_REVOKED']) {
   test(`${reason} clears the tokens and emits signedout`, async () => {
