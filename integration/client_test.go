@@ -33,6 +33,7 @@ func newClient(t testing.TB) *client {
 
 // reply is a finished exchange with its body read.
 type reply struct {
+	Path   string
 	Status int
 	Header http.Header
 	Body   []byte
@@ -50,6 +51,29 @@ func (r *reply) problem() problem {
 	var p problem
 	json.Unmarshal(r.Body, &p)
 	return p
+}
+
+// errorCode is the code of an error answer in the shape its route must
+// use: the first GraphQL error's extensions on /graphql, problem+json
+// anywhere else. It is "" for an answer of the wrong shape.
+func (r *reply) errorCode() string {
+	if r.Path != "/graphql" {
+		if r.Header.Get("Content-Type") != "application/problem+json" {
+			return ""
+		}
+		return r.problem().Code
+	}
+	var body struct {
+		Errors []struct {
+			Extensions struct {
+				Code string `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	if r.Header.Get("Content-Type") != "application/json" || json.Unmarshal(r.Body, &body) != nil || len(body.Errors) != 1 {
+		return ""
+	}
+	return body.Errors[0].Extensions.Code
 }
 
 func (r *reply) String() string {
@@ -82,7 +106,7 @@ func (c *client) send(method, url, body string, headers ...string) (*reply, erro
 	if err != nil {
 		return nil, err
 	}
-	return &reply{Status: res.StatusCode, Header: res.Header, Body: b}, nil
+	return &reply{Path: req.URL.Path, Status: res.StatusCode, Header: res.Header, Body: b}, nil
 }
 
 // do is send that fails the test on a transport error.

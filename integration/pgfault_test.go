@@ -132,8 +132,7 @@ func TestPostgresGoesAwayAndComesBack(t *testing.T) {
 
 func wantUnavailable(t *testing.T, name string, r *reply) {
 	t.Helper()
-	p := r.problem()
-	if r.Status != http.StatusServiceUnavailable || p.Code != "STORE_UNAVAILABLE" {
+	if r.Status != http.StatusServiceUnavailable || r.errorCode() != "STORE_UNAVAILABLE" {
 		t.Errorf("%s with the store down: %s, want 503 STORE_UNAVAILABLE", name, r)
 		return
 	}

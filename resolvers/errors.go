@@ -13,6 +13,8 @@ import (
 	gqllog "github.com/graph-gophers/graphql-go/log"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/rest"
 )
 
 // This file is the one place where an error becomes what a GraphQL client
@@ -128,19 +130,43 @@ func badUserInput(format string, args ...any) *transportError {
 // writeTransportError answers with e as the only error of a GraphQL
 // response.
 func writeTransportError(w http.ResponseWriter, e *transportError) {
+	writeRequestError(w, e.status, e.message, map[string]any{"code": string(e.code)})
+}
+
+// NewErrorWriter returns the ErrorWriter for /graphql. A request there that
+// fails before its operation runs (in the middleware: conflicting token
+// headers, a spent refresh budget, the store down, a recovered panic) is
+// answered as a GraphQL response, so that a GraphQL client reads one shape
+// of error: the code, reason and retryAfter in extensions as a resolver's
+// error has them, with the status and headers rest gives the same error.
+func NewErrorWriter(log *slog.Logger) middleware.ErrorWriter {
+	if log == nil {
+		panic("resolvers: NewErrorWriter needs a logger")
+	}
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if _, known := rest.Status(auth.ErrorOf(err).Code); !known {
+			err = &auth.Error{Code: auth.CodeInternal, Err: err}
+		}
+		pe := publicize(r.Context(), log, err)
+		status, _ := rest.Status(pe.err.Code)
+		rest.SetErrorHeaders(w.Header(), status, pe.err)
+		writeRequestError(w, status, pe.Error(), pe.Extensions())
+	}
+}
+
+// writeRequestError answers with one error and no data: a request that
+// never reached execution.
+func writeRequestError(w http.ResponseWriter, status int, message string, extensions map[string]any) {
 	body, err := json.Marshal(map[string]any{
-		"errors": []any{map[string]any{
-			"message":    e.message,
-			"extensions": map[string]any{"code": string(e.code)},
-		}},
+		"errors": []any{map[string]any{"message": message, "extensions": extensions}},
 	})
 	if err != nil {
-		// Strings and maps of strings always marshal.
+		// Strings, numbers and maps of them always marshal.
 		panic(err)
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.status)
+	w.WriteHeader(status)
 	w.Write(body)
 }

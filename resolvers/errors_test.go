@@ -170,3 +170,34 @@ func TestNewHandlerRefusesMissingLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorWriterHidesCausesAndUnknownCodes(t *testing.T) {
+	for name, err := range map[string]error{
+		"a plain error":         errors.New("pq: relation users does not exist"),
+		"an INTERNAL with text": &auth.Error{Code: auth.CodeInternal, Message: "pq: relation users does not exist"},
+		"a code with no status": &auth.Error{Code: "NO_SUCH_CODE", Message: "pq: relation users does not exist"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs testserver.LogBuffer
+			write := resolvers.NewErrorWriter(slog.New(slog.NewTextHandler(&logs, nil)))
+			rec := httptest.NewRecorder()
+			write(rec, httptest.NewRequest(http.MethodPost, "/graphql", nil), err)
+			want := `{"errors":[{"extensions":{"code":"INTERNAL"},"message":"internal error"}]}`
+			if rec.Code != http.StatusInternalServerError || rec.Body.String() != want {
+				t.Errorf("got %d %s, want 500 %s", rec.Code, rec.Body, want)
+			}
+			if !strings.Contains(logs.String(), "relation users does not exist") {
+				t.Errorf("the cause is not in the log: %s", logs.String())
+			}
+		})
+	}
+}
+
+func TestNewErrorWriterPanicsWithoutALogger(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic")
+		}
+	}()
+	resolvers.NewErrorWriter(nil)
+}

@@ -54,10 +54,9 @@ func NewErrorWriter(log *slog.Logger) middleware.ErrorWriter {
 	}
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		e := auth.ErrorOf(err)
-		status, known := statusOf[e.Code]
+		status, known := Status(e.Code)
 		if !known {
 			e = &auth.Error{Code: auth.CodeInternal, Err: err}
-			status = http.StatusInternalServerError
 		}
 		switch e.Code {
 		case auth.CodeInternal:
@@ -68,6 +67,16 @@ func NewErrorWriter(log *slog.Logger) middleware.ErrorWriter {
 		}
 		writeProblem(w, r, status, e)
 	}
+}
+
+// Status is the HTTP status of an error of code c. known is false for a
+// code missing from the map, a bug answered as 500 INTERNAL.
+func Status(c auth.Code) (status int, known bool) {
+	status, known = statusOf[c]
+	if !known {
+		return http.StatusInternalServerError, false
+	}
+	return status, true
 }
 
 // logFailure names the request by method, path and caller only: headers,
@@ -126,16 +135,7 @@ func allowedMethods(r *http.Request) []string {
 // writeProblem writes e with the given status. Callers pass statusOf's
 // answer except for a 405, which has no code of its own.
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *auth.Error) {
-	h := w.Header()
-	switch status {
-	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", challenge(e))
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		h.Set("Retry-After", retryAfter(e.RetryAfter))
-	}
-	// An error depends on state (a budget, the store, a token) and must
-	// never be replayed from a cache.
-	h.Set("Cache-Control", "no-store")
+	SetErrorHeaders(w.Header(), status, e)
 	_ = writeJSON(w, status, "application/problem+json", problem{
 		Type:   "about:blank",
 		Title:  http.StatusText(status),
@@ -144,6 +144,20 @@ func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *auth.Er
 		Reason: e.Reason,
 		Detail: e.Message,
 	})
+}
+
+// SetErrorHeaders sets what every error answer carries whatever the shape
+// of its body: the challenge of a 401, the Retry-After of a 429 or 503, and
+// no-store, since an error depends on state (a budget, the store, a token)
+// and must never be replayed from a cache.
+func SetErrorHeaders(h http.Header, status int, e *auth.Error) {
+	switch status {
+	case http.StatusUnauthorized:
+		h.Set("WWW-Authenticate", challenge(e))
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		h.Set("Retry-After", retryAfter(e.RetryAfter))
+	}
+	h.Set("Cache-Control", "no-store")
 }
 
 // challenge is the RFC 6750 WWW-Authenticate value of a 401.

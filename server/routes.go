@@ -11,6 +11,9 @@ import (
 	"github.com/tokengate/tokengate/web"
 )
 
+// graphQLPath is where GraphQL is served, and where errors are GraphQL-shaped.
+const graphQLPath = "/graphql"
+
 // addRoutes is the one list of every route tokengate serves. Adopters add
 // REST routes here and GraphQL fields in schema/ and resolvers/.
 func addRoutes(r chi.Router, d Deps, onError middleware.ErrorWriter) {
@@ -29,8 +32,8 @@ func addRoutes(r chi.Router, d Deps, onError middleware.ErrorWriter) {
 	r.Method(http.MethodGet, "/demo.css", web.HandleDemoStyle())
 
 	graphql := resolvers.NewHandler(svc, d.Logger, d.GraphQL)
-	r.Method(http.MethodPost, "/graphql", graphql)
-	r.Method(http.MethodGet, "/graphql", graphql)
+	r.Method(http.MethodPost, graphQLPath, graphql)
+	r.Method(http.MethodGet, graphQLPath, graphql)
 
 	r.Route("/auth", func(r chi.Router) {
 		r.Method(http.MethodPost, "/register", rest.HandleRegister(svc, onError))

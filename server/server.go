@@ -41,7 +41,7 @@ func New(d Deps) http.Handler {
 	if d.Service == nil || d.Logger == nil {
 		panic("server: Service and Logger are required")
 	}
-	onError := rest.NewErrorWriter(d.Logger)
+	onError := errorWriter(d.Logger)
 
 	r := chi.NewRouter()
 	// Logging and metrics come first, so that they time the whole request
@@ -71,4 +71,19 @@ func New(d Deps) http.Handler {
 
 	addRoutes(r, d, onError)
 	return r
+}
+
+// errorWriter answers the errors of the middleware and of the REST handlers
+// as problem+json, except on /graphql, where a GraphQL client expects every
+// answer, a refused request's too, to be a GraphQL response.
+func errorWriter(log *slog.Logger) middleware.ErrorWriter {
+	problems := rest.NewErrorWriter(log)
+	graphQL := resolvers.NewErrorWriter(log)
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		if r.URL.Path == graphQLPath {
+			graphQL(w, r, err)
+			return
+		}
+		problems(w, r, err)
+	}
 }
