@@ -21,6 +21,10 @@ function pair(gen, { sid = 's1', ttl = 900 } = {}) {
   };
 }
 
+// expired is the stored record of pair p of generation 1 whose access token
+// has run out.
+const expired = (p) => ({ accessToken: p.access, refreshToken: p.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
+
 const json = (status, body, headers = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 const withTokens = (p) => ({ 'x-access-token': p.access, 'x-refresh-token': p.refresh });
@@ -34,6 +38,16 @@ function fakeServer(route) {
     return route(req, calls);
   };
   return { calls, transport };
+}
+
+// rotatingServer answers a refresh with next after a little while, so
+// that concurrent callers overlap it, and everything else with a user.
+function rotatingServer(next) {
+  return fakeServer(async (req) => {
+    if (!req.url.endsWith('/auth/refresh')) return json(200, { id: 'u1' });
+    await new Promise((r) => setTimeout(r, 20));
+    return json(200, {}, withTokens(next));
+  });
 }
 
 function client(transport, storage = memoryStorage()) {
@@ -100,14 +114,8 @@ test('concurrent calls after expiry share one refresh', async () => {
   const old = pair(1);
   const next = pair(2);
   const storage = memoryStorage();
-  storage.set({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
-  const { calls, transport } = fakeServer(async (req) => {
-    if (req.url.endsWith('/auth/refresh')) {
-      await new Promise((r) => setTimeout(r, 20));
-      return json(200, {}, withTokens(next));
-    }
-    return json(200, { id: 'u1' });
-  });
+  storage.set(expired(old));
+  const { calls, transport } = rotatingServer(next);
   const tg = client(transport, storage);
   await Promise.all([tg.me(), tg.me(), tg.me(), tg.sessions()]);
   const refreshes = calls.filter((c) => c.url.endsWith('/auth/refresh'));
@@ -170,14 +178,8 @@ test('a tab granted the lock before the holder\'s write shows uses the holder\'s
   const old = pair(1);
   const next = pair(2);
   const browser = tabs(2);
-  browser.seed({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
-  const { calls, transport } = fakeServer(async (req) => {
-    if (req.url.endsWith('/auth/refresh')) {
-      await new Promise((r) => setTimeout(r, 10));
-      return json(200, {}, withTokens(next));
-    }
-    return json(200, { id: 'u1' });
-  });
+  browser.seed(expired(old));
+  const { calls, transport } = rotatingServer(next);
   const name = `t${Math.random()}`;
   const [a, b] = browser.storages.map((storage) => createClient({ baseURL: base, storage, fetch: transport, name }));
   try {
@@ -206,7 +208,7 @@ test('a tab waiting for the lock refreshes itself at once when the holder\'s ref
   const old = pair(1);
   const next = pair(2);
   const browser = tabs(2);
-  browser.seed({ accessToken: old.access, refreshToken: old.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 });
+  browser.seed(expired(old));
   let refreshes = 0;
   const { calls, transport } = fakeServer((req) => {
     if (!req.url.endsWith('/auth/refresh')) return json(200, { id: 'u1' });
@@ -248,7 +250,7 @@ for (const reason of ['REFRESH_REUSED', 'SESSION_REVOKED']) {
 test('a refused refresh signs out; a 503 keeps the tokens', async () => {
   const p = pair(1);
   const storage = memoryStorage();
-  const expiredRecord = { accessToken: p.access, refreshToken: p.refresh, accessExpiresAt: Date.now() - 1, sessionId: 's1', generation: 1 };
+  const expiredRecord = expired(p);
   let refreshAnswer = json(503, { code: 'STORE_UNAVAILABLE' }, { 'retry-after': '2' });
   const { transport } = fakeServer((req) => (req.url.endsWith('/auth/refresh') ? refreshAnswer : json(200, { id: 'u1' })));
   storage.set(expiredRecord);
