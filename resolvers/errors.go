@@ -138,18 +138,16 @@ func writeTransportError(w http.ResponseWriter, e *transportError) {
 // headers, a spent refresh budget, the store down, a recovered panic) is
 // answered as a GraphQL response, so that a GraphQL client reads one shape
 // of error: the code, reason and retryAfter in extensions as a resolver's
-// error has them, with the status and headers rest gives the same error.
+// error has them, with the status, headers and logging rest gives the same
+// error.
 func NewErrorWriter(log *slog.Logger) middleware.ErrorWriter {
 	if log == nil {
 		panic("resolvers: NewErrorWriter needs a logger")
 	}
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		if _, known := rest.Status(auth.ErrorOf(err).Code); !known {
-			err = &auth.Error{Code: auth.CodeInternal, Err: err}
-		}
-		pe := publicize(r.Context(), log, err)
-		status, _ := rest.Status(pe.err.Code)
-		rest.SetErrorHeaders(w.Header(), status, pe.err)
+		status, e := rest.Answer(log, r, err)
+		rest.SetErrorHeaders(w.Header(), status, e)
+		pe := &publicError{err: e}
 		writeRequestError(w, status, pe.Error(), pe.Extensions())
 	}
 }

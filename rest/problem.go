@@ -45,38 +45,36 @@ const internalMessage = "internal error"
 
 // NewErrorWriter returns the ErrorWriter that answers every failed request,
 // from the middleware and from the handlers alike, as
-// application/problem+json. INTERNAL and unknown errors are logged with
-// their cause and shown only as "internal error"; STORE_UNAVAILABLE is
-// logged as a warning so an outage is visible in the logs.
+// application/problem+json, as Answer decides.
 func NewErrorWriter(log *slog.Logger) middleware.ErrorWriter {
 	if log == nil {
 		panic("rest: NewErrorWriter needs a logger")
 	}
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		e := auth.ErrorOf(err)
-		status, known := Status(e.Code)
-		if !known {
-			e = &auth.Error{Code: auth.CodeInternal, Err: err}
-		}
-		switch e.Code {
-		case auth.CodeInternal:
-			logFailure(log, r, slog.LevelError, err)
-			e = &auth.Error{Code: auth.CodeInternal, Message: internalMessage}
-		case auth.CodeStoreUnavailable:
-			logFailure(log, r, slog.LevelWarn, err)
-		}
+		status, e := Answer(log, r, err)
 		writeProblem(w, r, status, e)
 	}
 }
 
-// Status is the HTTP status of an error of code c. known is false for a
-// code missing from the map, a bug answered as 500 INTERNAL.
-func Status(c auth.Code) (status int, known bool) {
-	status, known = statusOf[c]
+// Answer decides how a failed request is answered, whatever the shape of
+// the body: its status, and the error as the client may see it. INTERNAL
+// errors, and errors of a code with no status (a bug), are logged with
+// their cause and shown only as "internal error"; STORE_UNAVAILABLE is
+// logged as a warning so an outage is visible in the logs.
+func Answer(log *slog.Logger, r *http.Request, err error) (status int, public *auth.Error) {
+	e := auth.ErrorOf(err)
+	status, known := statusOf[e.Code]
 	if !known {
-		return http.StatusInternalServerError, false
+		e, status = &auth.Error{Code: auth.CodeInternal}, http.StatusInternalServerError
 	}
-	return status, true
+	switch e.Code {
+	case auth.CodeInternal:
+		logFailure(log, r, slog.LevelError, err)
+		e = &auth.Error{Code: auth.CodeInternal, Message: internalMessage}
+	case auth.CodeStoreUnavailable:
+		logFailure(log, r, slog.LevelWarn, err)
+	}
+	return status, e
 }
 
 // logFailure names the request by method, path and caller only: headers,
