@@ -240,15 +240,22 @@ export function createClient({
       note(data);
       const current = await storage.get();
       if (data.type === 'tokens' && current && data.record?.sessionId === current.sessionId) {
-        // The same session in another tab refreshed. Shared storage already
-        // holds the pair; storage of this tab alone needs it.
-        if (data.record.generation > current.generation) await storage.set(data.record);
+        await adopt(data.record, current);
         emit('tokens', { record: data.record, source: 'broadcast' });
       } else if (data.type === 'signedout' && (!current || current.sessionId === data.sessionId)) {
         if (current) await storage.clear();
         announce(data.sessionId, data.reason);
       }
     };
+  }
+
+  // adopt keeps a pair another tab announced when it is a newer generation
+  // of current's session, and returns the pair now in force. Shared storage
+  // will show it soon anyway; storage of this tab alone needs it.
+  async function adopt(record, current) {
+    if (record.sessionId !== current.sessionId || !(record.generation > current.generation)) return current;
+    await storage.set(record);
+    return record;
   }
 
   function note(data) {
@@ -323,11 +330,7 @@ export function createClient({
       const word = await handoff(stale);
       current = await storage.get();
       if (!current || word?.type === 'signedout') return null;
-      if (word?.type === 'tokens' && current.sessionId === word.record.sessionId && word.record.generation > current.generation) {
-        // Shared storage will show it soon; storage of this tab alone needs it now.
-        current = word.record;
-        await storage.set(current);
-      }
+      if (word?.type === 'tokens') current = await adopt(word.record, current);
       if (fresher(current, stale)) return current;
     }
 
