@@ -1,0 +1,254 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Refresh is the explicit refresh operation. raw defaults to the request's
+// x-refresh-token. A request is rotated at most once: when the middleware
+// already rotated that same token, its tokens are returned again, and when
+// it tried and failed, its verdict is.
+func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
+	state := refreshFromContext(ctx)
+	if raw == "" {
+		raw = state.header
+	}
+	if raw == "" {
+		return Tokens{}, Unauthenticated(ReasonTokenMissing)
+	}
+	if state.rotated != nil {
+		if raw != state.header {
+			return Tokens{}, BadRequest("conflicting credentials: the refresh token differs from x-refresh-token")
+		}
+		RecordIssued(ctx, *state.rotated)
+		return *state.rotated, nil
+	}
+	if err := s.spend(BudgetIP, s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
+		return Tokens{}, err
+	}
+	if c := CallerFromContext(ctx); raw == state.header && !c.Authenticated() && c.Reason != "" {
+		// The middleware tried this token and it failed. Trying again would
+		// be a second rotation attempt, and for a reused token it would find
+		// the session the first attempt ended and hide the reuse.
+		return Tokens{}, Unauthenticated(c.Reason)
+	}
+	return s.Rotate(ctx, raw)
+}
+
+// Rotate verifies a refresh token, checks and advances its session in one
+// store statement, and issues a new pair. Concurrent calls with the same
+// token in this process share one store round trip and one result.
+func (s *Service) Rotate(ctx context.Context, raw string) (Tokens, error) {
+	claims, err := s.tokens.VerifyRefresh(raw)
+	if err != nil {
+		s.obs.Refresh(refreshFailure(err))
+		return Tokens{}, err
+	}
+	client := ClientFromContext(ctx)
+	v, err, _ := s.flights.Do(raw, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotateTimeout)
+		defer cancel()
+		t, err := s.rotate(ctx, claims, client)
+		if err != nil {
+			s.obs.Refresh(refreshFailure(err))
+		}
+		return t, err
+	})
+	if err != nil {
+		return Tokens{}, err
+	}
+	t := v.(Tokens)
+	RecordIssued(ctx, t)
+	return t, nil
+}
+
+func (s *Service) rotate(ctx context.Context, claims RefreshClaims, client Client) (Tokens, error) {
+	if err := s.check(BudgetRefresh, s.limits.Refresh, claims.SessionID); err != nil {
+		return Tokens{}, err
+	}
+	now := s.now().UTC()
+	r, ok, err := s.store.RotateSession(ctx, Rotation{
+		SessionID:    claims.SessionID,
+		UserID:       claims.UserID,
+		TokenVersion: claims.TokenVersion,
+		Generation:   claims.Generation,
+		Now:          now,
+		ExpiresAt:    now.Add(s.policy.RefreshTTL),
+		UserAgent:    client.UserAgent,
+		IP:           client.IP,
+	})
+	if err != nil {
+		return Tokens{}, fmt.Errorf("rotate session: %w", err)
+	}
+	if ok {
+		// Checked before the statement; concurrent rotations may overdraw by
+		// a few, which a budget tolerates.
+		charge(s.limits.Refresh, claims.SessionID)
+		s.obs.Refresh(RefreshRotated)
+		return s.issue(r.User, r.Session)
+	}
+	return s.explainRotation(ctx, claims, now)
+}
+
+// explainRotation decides what a refused rotation was: the previous
+// generation inside the grace window (answered with the current
+// generation's tokens), reuse of an older one (the session is ended), or a
+// revoked or expired session.
+func (s *Service) explainRotation(ctx context.Context, claims RefreshClaims, now time.Time) (Tokens, error) {
+	sess, u, err := s.store.SessionState(ctx, claims.SessionID)
+	if errors.Is(err, ErrNotFound) {
+		return Tokens{}, Unauthenticated(ReasonSessionRevoked)
+	}
+	if err != nil {
+		return Tokens{}, fmt.Errorf("explain rotation: %w", err)
+	}
+	switch {
+	case sess.UserID != claims.UserID:
+		return Tokens{}, Unauthenticated(ReasonTokenInvalid)
+	case u.TokenVersion != claims.TokenVersion || !sess.RevokedAt.IsZero():
+		return Tokens{}, Unauthenticated(ReasonSessionRevoked)
+	case !sess.Live(now):
+		return Tokens{}, Unauthenticated(ReasonTokenExpired)
+	case claims.Generation == sess.Generation-1 && now.Sub(sess.RotatedAt) <= s.policy.ReuseGrace:
+		s.obs.Refresh(RefreshGrace)
+		return s.issue(u, sess)
+	case claims.Generation < sess.Generation:
+		if err := s.store.EndSession(ctx, sess.ID, now); err != nil {
+			return Tokens{}, fmt.Errorf("end reused session: %w", err)
+		}
+		s.log.WarnContext(ctx, "refresh token reused outside the grace window; session ended",
+			"user", sess.UserID, "session", sess.ID, "generation", claims.Generation, "current", sess.Generation)
+		return Tokens{}, Unauthenticated(ReasonRefreshReused)
+	default:
+		return Tokens{}, Unauthenticated(ReasonTokenInvalid)
+	}
+}
+
+// Logout ends the caller's session. Ending an already ended session is not
+// an error.
+func (s *Service) Logout(ctx context.Context) error {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.store.RevokeSession(ctx, c.UserID, c.SessionID, s.now().UTC())
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// LogoutAll increments the caller's token counter: every refresh token
+// issued before stops working, on every device.
+func (s *Service) LogoutAll(ctx context.Context) error {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RevokeUser(ctx, c.UserID, s.now().UTC()); err != nil {
+		return fmt.Errorf("logout all: %w", err)
+	}
+	return nil
+}
+
+// RevokeSession ends one of the caller's sessions. A session that is not
+// the caller's is NOT_FOUND, the same as one that does not exist.
+func (s *Service) RevokeSession(ctx context.Context, sessionID string) error {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.store.RevokeSession(ctx, c.UserID, sessionID, s.now().UTC())
+	if errors.Is(err, ErrNotFound) {
+		return &Error{Code: CodeNotFound, Message: "no such session", Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return nil
+}
+
+// Sessions lists the caller's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context) ([]Session, error) {
+	c, err := RequireCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.store.ListSessions(ctx, c.UserID, s.now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return list, nil
+}
+
+// PruneSessions deletes sessions that ended more than retain ago.
+func (s *Service) PruneSessions(ctx context.Context, retain time.Duration) (int64, error) {
+	return s.store.PruneSessions(ctx, s.now().UTC().Add(-retain))
+}
+
+func (s *Service) startSession(ctx context.Context, u User) (Tokens, error) {
+	now := s.now().UTC()
+	client := ClientFromContext(ctx)
+	maxExpiry := now.Add(s.policy.SessionMaxAge)
+	sess := Session{
+		ID:           uuid.NewString(),
+		UserID:       u.ID,
+		Generation:   1,
+		CreatedAt:    now,
+		LastUsedAt:   now,
+		RotatedAt:    now,
+		ExpiresAt:    earliest(now.Add(s.policy.RefreshTTL), maxExpiry),
+		MaxExpiresAt: maxExpiry,
+		UserAgent:    client.UserAgent,
+		IP:           client.IP,
+	}
+	if err := s.store.CreateSession(ctx, sess, s.policy.MaxSessionsPerUser); err != nil {
+		return Tokens{}, fmt.Errorf("create session: %w", err)
+	}
+	t, err := s.issue(u, sess)
+	if err != nil {
+		return Tokens{}, err
+	}
+	RecordIssued(ctx, t)
+	return t, nil
+}
+
+// issue signs a pair for the session's current generation. The refresh
+// token expires with the session's sliding expiry.
+func (s *Service) issue(u User, sess Session) (Tokens, error) {
+	access, accessExp, err := s.tokens.IssueAccess(u.ID, sess.ID)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("issue access token: %w", err)
+	}
+	refresh, err := s.tokens.IssueRefresh(RefreshClaims{
+		UserID:       u.ID,
+		SessionID:    sess.ID,
+		TokenVersion: u.TokenVersion,
+		Generation:   sess.Generation,
+		ExpiresAt:    sess.ExpiresAt,
+	})
+	if err != nil {
+		return Tokens{}, fmt.Errorf("issue refresh token: %w", err)
+	}
+	return Tokens{
+		AccessToken:          access,
+		RefreshToken:         refresh,
+		AccessTokenExpiresAt: accessExp,
+		// JWT times are whole seconds; report what the token says.
+		RefreshTokenExpiresAt: sess.ExpiresAt.Truncate(time.Second),
+		User:                  u,
+		SessionID:             sess.ID,
+	}, nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
