@@ -46,7 +46,7 @@ fmt:
 FUZZTIME ?= 5m
 FUZZFLAGS ?=
 FUZZ_TARGETS = token:FuzzVerify middleware:FuzzValidateTokensHeaders middleware:FuzzClientIP \
-	rest:FuzzDecode resolvers:FuzzGraphQLRequest resolvers:FuzzCheckKeys
+	rest:FuzzDecode resolvers:FuzzGraphQLRequest edge:FuzzScanJSON
 
 fuzz:
 	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \

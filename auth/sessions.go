@@ -4,38 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
 
-// Refresh is the explicit refresh operation. raw defaults to the request's
-// x-refresh-token. A request is rotated at most once: when the middleware
-// already rotated that same token, its tokens are returned again, and when
-// it tried and failed, its verdict is.
+// Refresh is the explicit refresh operation (REST POST /auth/refresh,
+// GraphQL refresh): it spends the client's per-IP budget, then rotates raw.
+// The transports call it through edge.RefreshOnce, which keeps a request
+// from being rotated twice.
 func (s *Service) Refresh(ctx context.Context, raw string) (Tokens, error) {
-	state := refreshFromContext(ctx)
-	if raw == "" {
-		raw = state.header
-	}
 	if raw == "" {
 		return Tokens{}, Unauthenticated(ReasonTokenMissing)
 	}
-	if state.rotated != nil {
-		if raw != state.header {
-			return Tokens{}, BadRequest("conflicting credentials: the refresh token differs from x-refresh-token")
-		}
-		RecordIssued(ctx, *state.rotated)
-		return *state.rotated, nil
-	}
 	if err := s.spend(BudgetIP, s.limits.IP, ipBudgetKey(ClientFromContext(ctx).IP)); err != nil {
 		return Tokens{}, err
-	}
-	if c := CallerFromContext(ctx); raw == state.header && !c.Authenticated() && c.Reason != "" {
-		// The middleware tried this token and it failed. Trying again would
-		// be a second rotation attempt, and for a reused token it would find
-		// the session the first attempt ended and hide the reuse.
-		return Tokens{}, Unauthenticated(c.Reason)
 	}
 	return s.Rotate(ctx, raw)
 }
@@ -62,9 +47,7 @@ func (s *Service) Rotate(ctx context.Context, raw string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	t := v.(Tokens)
-	RecordIssued(ctx, t)
-	return t, nil
+	return v.(Tokens), nil
 }
 
 func (s *Service) rotate(ctx context.Context, claims RefreshClaims, client Client) (Tokens, error) {
@@ -163,6 +146,11 @@ func (s *Service) RevokeSession(ctx context.Context, sessionID string) error {
 	if err != nil {
 		return err
 	}
+	if !plausibleID(sessionID) {
+		// No session has such an id; asking the store would only make it
+		// refuse the bytes (PostgreSQL's text type cannot hold a NUL).
+		return &Error{Code: CodeNotFound, Message: "no such session"}
+	}
 	err = s.store.RevokeSession(ctx, c.UserID, sessionID, s.now().UTC())
 	if errors.Is(err, ErrNotFound) {
 		return &Error{Code: CodeNotFound, Message: "no such session", Err: err}
@@ -210,12 +198,7 @@ func (s *Service) startSession(ctx context.Context, u User) (Tokens, error) {
 	if err := s.store.CreateSession(ctx, sess, s.policy.MaxSessionsPerUser); err != nil {
 		return Tokens{}, fmt.Errorf("create session: %w", err)
 	}
-	t, err := s.issue(u, sess)
-	if err != nil {
-		return Tokens{}, err
-	}
-	RecordIssued(ctx, t)
-	return t, nil
+	return s.issue(u, sess)
 }
 
 // issue signs a pair for the session's current generation. The refresh
@@ -251,4 +234,10 @@ func earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// plausibleID reports whether id could name a row: ids are printable
+// UTF-8, never empty, never long.
+func plausibleID(id string) bool {
+	return id != "" && len(id) <= 128 && utf8.ValidString(id) && !strings.ContainsRune(id, 0)
 }

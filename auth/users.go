@@ -160,12 +160,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (Tok
 	if err != nil {
 		return Tokens{}, fmt.Errorf("change password: %w", err)
 	}
-	t, err := s.issue(u, sess)
-	if err != nil {
-		return Tokens{}, err
-	}
-	RecordIssued(ctx, t)
-	return t, nil
+	return s.issue(u, sess)
 }
 
 // Me returns the caller's account.

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/edge"
 )
 
 // Metrics holds tokengate's collectors in a registry of its own, so that
@@ -89,7 +89,7 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Middleware records each request's latency under its chi route pattern
-// (such as /auth/sessions/{id}, see middleware.RoutePattern), never the raw
+// (such as /auth/sessions/{id}, see edge.RoutePattern), never the raw
 // path, which would put ids in label values and grow a series per id, and
 // lets scanners of random paths add none ("unmatched"). Use it in a chi
 // router: the pattern is read after the route ran.
@@ -103,6 +103,6 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			// Nothing was written: net/http answers 200.
 			status = http.StatusOK
 		}
-		m.latency.WithLabelValues(middleware.RoutePattern(r), r.Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		m.latency.WithLabelValues(edge.RoutePattern(r), r.Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/internal/testserver"
 	"github.com/tokengate/tokengate/middleware"
 	"github.com/tokengate/tokengate/resolvers"
@@ -192,8 +193,8 @@ func TestLogRequestsGivesEachRequestAnID(t *testing.T) {
 	r.Use(middleware.LogRequests(log))
 	var seen []string
 	r.Get("/x", func(w http.ResponseWriter, r *http.Request) {
-		seen = append(seen, middleware.RequestIDFromContext(r.Context()))
-		middleware.SetLogUser(r.Context(), "user-1")
+		seen = append(seen, edge.RequestIDFromContext(r.Context()))
+		edge.SetCaller(r.Context(), auth.Caller{UserID: "user-1"})
 	})
 	for range 2 {
 		rec := httptest.NewRecorder()
@@ -206,10 +207,10 @@ func TestLogRequestsGivesEachRequestAnID(t *testing.T) {
 		t.Errorf("ids %q", seen)
 	}
 	if n := strings.Count(logs.String(), `"user":"user-1"`); n != 2 {
-		t.Errorf("SetLogUser reached %d of 2 records:\n%s", n, logs.String())
+		t.Errorf("SetCaller reached %d of 2 records:\n%s", n, logs.String())
 	}
-	if middleware.RequestIDFromContext(context.Background()) != "" {
+	if edge.RequestIDFromContext(context.Background()) != "" {
 		t.Error("an id outside a request")
 	}
-	middleware.SetLogUser(context.Background(), "nobody") // no record: no panic
+	edge.SetCaller(context.Background(), auth.Caller{UserID: "nobody"}) // no record: no panic
 }

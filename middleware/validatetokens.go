@@ -9,28 +9,7 @@ import (
 	"strings"
 
 	"github.com/tokengate/tokengate/auth"
-)
-
-// The token headers of API.md section 2, in canonical form.
-const (
-	HeaderAccessToken  = "X-Access-Token"
-	HeaderRefreshToken = "X-Refresh-Token"
-)
-
-const (
-	exposedHeaders = "x-access-token, x-refresh-token, WWW-Authenticate"
-	varyOnTokens   = "Authorization, x-access-token, x-refresh-token"
-)
-
-// The constant header values, as shared slices assigned straight into the
-// header map: Header.Set would allocate a new one-element slice for each
-// on every request. Their capacity equals their length, so a later
-// Header.Add appends to a copy and never writes into them; Header.Set and
-// Header.Del replace or drop the slice.
-var (
-	noStoreValue = []string{"no-store"}[:1:1]
-	varyValue    = []string{varyOnTokens}[:1:1]
-	exposedValue = []string{exposedHeaders}[:1:1]
+	"github.com/tokengate/tokengate/edge"
 )
 
 // Authenticator is what ValidateTokens needs from the domain;
@@ -42,24 +21,20 @@ type Authenticator interface {
 	Rotate(ctx context.Context, rawRefresh string) (auth.Tokens, error)
 }
 
-// ErrorWriter answers a request the middleware cannot let through
-// (conflicting credentials, store unavailable, rate limited).
-type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
-
 // ValidateTokens decides who the caller is before any handler runs (API.md
 // section 2): a valid access token is trusted without I/O; otherwise the
 // refresh token is checked and rotated in one store statement and the new
 // pair is put on the response headers. A bad token never fails the request
 // by itself: the request goes on anonymous, carrying the reason, and only
 // what needs a user refuses it.
-func ValidateTokens(a Authenticator, onError ErrorWriter) func(http.Handler) http.Handler {
+func ValidateTokens(a Authenticator, onError edge.ErrorWriter) func(http.Handler) http.Handler {
 	if a == nil || onError == nil {
 		panic("middleware: ValidateTokens needs an Authenticator and an ErrorWriter")
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := w.Header()
-			addVary(h)
+			edge.AddVary(h)
 			access, refresh, err := credentials(r.Header)
 			if err != nil {
 				onError(w, r, err)
@@ -69,7 +44,7 @@ func ValidateTokens(a Authenticator, onError ErrorWriter) func(http.Handler) htt
 				next.ServeHTTP(w, r)
 				return
 			}
-			h["Cache-Control"] = noStoreValue
+			edge.NoStore(h)
 
 			caller := auth.Caller{Reason: auth.ReasonTokenMissing}
 			if access != "" {
@@ -79,7 +54,7 @@ func ValidateTokens(a Authenticator, onError ErrorWriter) func(http.Handler) htt
 					if refresh != "" {
 						// Ignored here, but an explicit refresh in this
 						// request may still use it.
-						ctx = auth.NewContextWithRefreshHeader(ctx, refresh, nil)
+						ctx = edge.NewContextWithRefresh(ctx, refresh, nil, auth.ReasonNone)
 					}
 					next.ServeHTTP(w, r.WithContext(ctx))
 					return
@@ -91,12 +66,12 @@ func ValidateTokens(a Authenticator, onError ErrorWriter) func(http.Handler) htt
 			if refresh != "" {
 				tokens, err := a.Rotate(ctx, refresh)
 				if err == nil {
-					WriteTokenHeaders(w, tokens)
+					edge.WriteTokens(w, tokens)
 					caller = auth.Caller{UserID: tokens.User.ID, SessionID: tokens.SessionID}
-					ctx = auth.NewContextWithRefreshHeader(ctx, refresh, &tokens)
+					ctx = edge.NewContextWithRefresh(ctx, refresh, &tokens, auth.ReasonNone)
 				} else if e := auth.ErrorOf(err); e.Code == auth.CodeUnauthenticated {
 					caller.Reason = e.Reason
-					ctx = auth.NewContextWithRefreshHeader(ctx, refresh, nil)
+					ctx = edge.NewContextWithRefresh(ctx, refresh, nil, e.Reason)
 				} else {
 					// The store is down or the session's budget is spent: the
 					// client must keep its tokens and retry, so this is not a 401.
@@ -114,11 +89,11 @@ func ValidateTokens(a Authenticator, onError ErrorWriter) func(http.Handler) htt
 // refused: guessing which one the client meant could let a stale or
 // injected token win.
 func credentials(h http.Header) (access, refresh string, err error) {
-	access, err = single(h, HeaderAccessToken)
+	access, err = single(h, edge.HeaderAccessToken)
 	if err != nil {
 		return "", "", err
 	}
-	refresh, err = single(h, HeaderRefreshToken)
+	refresh, err = single(h, edge.HeaderRefreshToken)
 	if err != nil {
 		return "", "", err
 	}
@@ -159,31 +134,4 @@ func bearerToken(authz string) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(authz[len(prefix):]), true
-}
-
-// WriteTokenHeaders puts a pair of tokens on the response, readable by
-// cross-origin scripts and never cached. Call it before the body is written:
-// headers set after WriteHeader are lost.
-func WriteTokenHeaders(w http.ResponseWriter, t auth.Tokens) {
-	h := w.Header()
-	h.Set(HeaderAccessToken, t.AccessToken)
-	h.Set(HeaderRefreshToken, t.RefreshToken)
-	h["Access-Control-Expose-Headers"] = exposedValue
-	h["Cache-Control"] = noStoreValue
-	addVary(h)
-}
-
-// addVary adds the token headers to Vary once, keeping what CORS added.
-func addVary(h http.Header) {
-	vary := h["Vary"]
-	if len(vary) == 0 {
-		h["Vary"] = varyValue
-		return
-	}
-	for _, v := range vary {
-		if v == varyOnTokens {
-			return
-		}
-	}
-	h["Vary"] = append(vary, varyOnTokens)
 }

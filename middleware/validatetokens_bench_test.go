@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/middleware"
 	"github.com/tokengate/tokengate/token"
 )
@@ -74,7 +75,7 @@ func BenchmarkValidateTokensAccess(b *testing.B) {
 		// The request is built once: making it is the server's cost, not
 		// the middleware's, which never modifies it (WithContext copies).
 		req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
-		req.Header.Set(middleware.HeaderAccessToken, at)
+		req.Header.Set(edge.HeaderAccessToken, at)
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for b.Loop() {

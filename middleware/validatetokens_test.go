@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/internal/testserver"
 	"github.com/tokengate/tokengate/internal/teststores"
 	"github.com/tokengate/tokengate/middleware"
@@ -84,8 +85,8 @@ func (h *harness) generation(t testing.TB, sessionID string) int64 {
 }
 
 const (
-	access  = middleware.HeaderAccessToken
-	refresh = middleware.HeaderRefreshToken
+	access  = edge.HeaderAccessToken
+	refresh = edge.HeaderRefreshToken
 )
 
 func TestNoTokensGoOnAnonymous(t *testing.T) {

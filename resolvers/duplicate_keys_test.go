@@ -23,7 +23,7 @@ func TestDuplicateKeysAreRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := post(t, s, "application/json", body)
-			wantTransportError(t, res, http.StatusBadRequest, "BAD_USER_INPUT", "duplicate key")
+			wantTransportError(t, res, http.StatusBadRequest, "BAD_USER_INPUT", "duplicate field")
 		})
 	}
 	// encoding/json would fill query from "QUERY" too, case-insensitively.

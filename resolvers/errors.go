@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"runtime/debug"
 
@@ -13,17 +12,13 @@ import (
 	gqllog "github.com/graph-gophers/graphql-go/log"
 
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/middleware"
-	"github.com/tokengate/tokengate/rest"
+	"github.com/tokengate/tokengate/edge"
 )
 
 // This file is the one place where an error becomes what a GraphQL client
 // sees: extensions.code (and reason, retryAfter) from the domain's
 // *auth.Error, and for anything else INTERNAL with a fixed message, the
 // cause going only to the log.
-
-// internalMessage is all a client learns of an unexpected failure.
-const internalMessage = "internal error"
 
 // publicError is an error in the form a client may see. It implements
 // graphql-go's Extensions() so the library puts code and reason in the
@@ -45,27 +40,21 @@ func (e *publicError) Extensions() map[string]any {
 	}
 	switch e.err.Code {
 	case auth.CodeRateLimited, auth.CodeStoreUnavailable:
-		if e.err.RetryAfter > 0 {
-			ext["retryAfter"] = int64(math.Ceil(e.err.RetryAfter.Seconds()))
-		}
+		// The same figure as the Retry-After header of the same answer.
+		ext["retryAfter"] = edge.RetryAfterSeconds(e.err.RetryAfter)
 	}
 	return ext
 }
 
-// publicize turns any error into its public form. Errors that are not
-// domain errors become INTERNAL and are logged with their cause, which the
-// client never sees; so is a STORE_UNAVAILABLE's cause, at a lower level,
-// since the client is only told to retry.
+// publicize turns any error into its public form by edge.Public's rule,
+// the one REST follows too: errors that are not domain errors, or of a
+// code with no status, become INTERNAL and are logged with their cause,
+// which the client never sees; so is a STORE_UNAVAILABLE's cause, as a
+// warning, since the client is only told to retry.
 func publicize(ctx context.Context, log *slog.Logger, err error) *publicError {
-	e := auth.ErrorOf(err)
-	switch e.Code {
-	case auth.CodeInternal:
-		log.ErrorContext(ctx, "graphql operation failed", "err", err)
-		// A domain error may carry code INTERNAL with its own message; only
-		// the fixed one is shown.
-		e = &auth.Error{Code: auth.CodeInternal, Message: internalMessage}
-	case auth.CodeStoreUnavailable:
-		log.WarnContext(ctx, "graphql operation failed: store unavailable", "err", err)
+	_, e, level, logIt := edge.Public(err)
+	if logIt {
+		log.Log(ctx, level, "graphql operation failed", "err", err)
 	}
 	return &publicError{err: e}
 }
@@ -95,7 +84,7 @@ type panicHandler struct{}
 
 func (panicHandler) MakePanicError(context.Context, any) *gqlerrors.QueryError {
 	return &gqlerrors.QueryError{
-		Message:    internalMessage,
+		Message:    edge.InternalMessage,
 		Extensions: map[string]any{"code": string(auth.CodeInternal)},
 	}
 }
@@ -108,31 +97,6 @@ func panicLogger(log *slog.Logger) gqllog.Logger {
 	})
 }
 
-// transportError is an error of the HTTP exchange itself, found before any
-// operation runs; it is shaped like a GraphQL response so clients need one
-// error path.
-type transportError struct {
-	status  int
-	code    auth.Code
-	message string
-}
-
-func (e *transportError) Error() string { return e.message }
-
-func badRequest(format string, args ...any) *transportError {
-	return &transportError{status: http.StatusBadRequest, code: auth.CodeBadRequest, message: fmt.Sprintf(format, args...)}
-}
-
-func badUserInput(format string, args ...any) *transportError {
-	return &transportError{status: http.StatusBadRequest, code: auth.CodeBadUserInput, message: fmt.Sprintf(format, args...)}
-}
-
-// writeTransportError answers with e as the only error of a GraphQL
-// response.
-func writeTransportError(w http.ResponseWriter, e *transportError) {
-	writeRequestError(w, e.status, e.message, map[string]any{"code": string(e.code)})
-}
-
 // NewErrorWriter returns the ErrorWriter for /graphql. A request there that
 // fails before its operation runs (in the middleware: conflicting token
 // headers, a spent refresh budget, the store down, a recovered panic) is
@@ -140,13 +104,13 @@ func writeTransportError(w http.ResponseWriter, e *transportError) {
 // of error: the code, reason and retryAfter in extensions as a resolver's
 // error has them, with the status, headers and logging rest gives the same
 // error.
-func NewErrorWriter(log *slog.Logger) middleware.ErrorWriter {
+func NewErrorWriter(log *slog.Logger) edge.ErrorWriter {
 	if log == nil {
 		panic("resolvers: NewErrorWriter needs a logger")
 	}
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		status, e := rest.Answer(log, r, err)
-		rest.SetErrorHeaders(w.Header(), status, e)
+		status, e := edge.Answer(log, r, err)
+		edge.SetErrorHeaders(w.Header(), status, e)
 		pe := &publicError{err: e}
 		writeRequestError(w, status, pe.Error(), pe.Extensions())
 	}

@@ -6,19 +6,16 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
+	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/graph-gophers/graphql-go"
+	gqlerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/schema"
 )
 
@@ -131,11 +128,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodPost:
 		h.serveOperation(w, r)
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		h.serveGraphiQL(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		writeTransportError(w, &transportError{status: http.StatusMethodNotAllowed, code: auth.CodeBadRequest, message: "use POST to run a GraphQL operation"})
+		writeRequestError(w, http.StatusMethodNotAllowed, "use POST to run a GraphQL operation", map[string]any{"code": string(auth.CodeBadRequest)})
 	}
 }
 
@@ -145,8 +142,8 @@ func (h *handler) serveGraphiQL(w http.ResponseWriter, r *http.Request) {
 		if q.Has(p) {
 			w.Header().Set("Allow", http.MethodPost)
 			w.Header().Set("Cache-Control", "no-store")
-			writeTransportError(w, &transportError{status: http.StatusMethodNotAllowed, code: auth.CodeBadRequest,
-				message: "GraphQL operations are not run by GET; send them by POST"})
+			writeRequestError(w, http.StatusMethodNotAllowed, "GraphQL operations are not run by GET; send them by POST",
+				map[string]any{"code": string(auth.CodeBadRequest)})
 			return
 		}
 	}
@@ -158,34 +155,48 @@ func (h *handler) serveGraphiQL(w http.ResponseWriter, r *http.Request) {
 	w.Write(h.page)
 }
 
-// request is one GraphQL-over-HTTP operation. Other members, such as
-// extensions, are ignored.
+// request is one GraphQL-over-HTTP operation. extensions is accepted and
+// ignored; any other member is refused, as edge.DecodeJSON refuses every
+// member it does not know.
 type request struct {
-	Query         string         `json:"query"`
-	OperationName string         `json:"operationName"`
-	Variables     map[string]any `json:"variables"`
+	Query         string          `json:"query"`
+	OperationName string          `json:"operationName"`
+	Variables     map[string]any  `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
 }
 
+// maxErrors caps the errors of one response: a 50 KB document of unknown
+// fields would otherwise be answered with over a megabyte of them.
+const maxErrors = 20
+
 func (h *handler) serveOperation(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	req, terr := h.readRequest(w, r)
-	if terr != nil {
-		writeTransportError(w, terr)
+	edge.NoStore(w.Header())
+	req, err := h.readRequest(w, r)
+	if err != nil {
+		e := auth.ErrorOf(err)
+		writeRequestError(w, http.StatusBadRequest, e.Message, map[string]any{"code": string(e.Code)})
 		return
 	}
 
-	ctx, issued := auth.NewContextWithIssuedTokens(r.Context())
+	ctx, issued := withIssuedTokens(r.Context())
+	ctx = withStoreFieldBudget(ctx)
 	res := h.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
+	if len(res.Errors) > maxErrors {
+		res.Errors = append(res.Errors[:maxErrors], &gqlerrors.QueryError{
+			Message:    fmt.Sprintf("too many errors; the first %d are shown", maxErrors),
+			Extensions: map[string]any{"code": string(auth.CodeBadUserInput)},
+		})
+	}
 	publicErrors(ctx, h.log, res.Errors)
 	// Before anything is written, since headers set later are lost; and
 	// whatever the outcome, since a rotation that happened is not undone.
-	if t, ok := issued.Last(); ok {
-		middleware.WriteTokenHeaders(w, t)
+	if t, ok := issued.last(); ok {
+		edge.WriteTokens(w, t)
 	}
 	body, err := json.Marshal(res)
 	if err != nil {
 		h.log.ErrorContext(ctx, "encode graphql response", "err", err)
-		writeTransportError(w, &transportError{status: http.StatusInternalServerError, code: auth.CodeInternal, message: internalMessage})
+		writeRequestError(w, http.StatusInternalServerError, edge.InternalMessage, map[string]any{"code": string(auth.CodeInternal)})
 		return
 	}
 	w.Header().Set("Content-Type", contentTypeJSON)
@@ -194,86 +205,35 @@ func (h *handler) serveOperation(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// readRequest checks the content type, reads the bounded body and decodes
-// exactly one operation from it. Requiring application/json also keeps
-// other sites' forms and text/plain "simple" requests, which a browser
-// sends cross-site without asking, from ever running an operation.
-func (h *handler) readRequest(w http.ResponseWriter, r *http.Request) (request, *transportError) {
-	// The exact type most clients send needs no parsing.
-	if ct := r.Header.Get("Content-Type"); ct != contentTypeJSON {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil || mt != contentTypeJSON {
-			return request{}, badRequest("Content-Type must be %s", contentTypeJSON)
-		}
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-			return request{}, badRequest("the request body must be UTF-8")
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.limits.MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return request{}, badRequest("request body exceeds %d bytes", h.limits.MaxBodyBytes)
-	case err != nil:
-		return request{}, badRequest("the request body could not be read")
+// readRequest reads exactly one operation with the edge's strict reader,
+// the one REST uses: application/json in one Content-Type header, a
+// bounded body, UTF-8, no unpaired surrogate escapes, no key twice, no
+// unknown member. Requiring application/json also keeps other sites'
+// forms and text/plain "simple" requests, which a browser sends cross-site
+// without asking, from ever running an operation.
+func (h *handler) readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
+	body, err := edge.ReadBody(w, r, h.limits.MaxBodyBytes)
+	if err != nil {
+		return request{}, err
 	}
 	return decodeRequest(body)
 }
 
-func decodeRequest(body []byte) (request, *transportError) {
-	if !utf8.Valid(body) {
-		return request{}, badUserInput("the request body is not valid UTF-8")
+func decodeRequest(body []byte) (request, error) {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		return request{}, auth.BadRequest("batched operations are not supported")
 	}
-	switch trimmed := bytes.TrimLeft(body, " \t\r\n"); {
-	case len(trimmed) > 0 && trimmed[0] == '[':
-		return request{}, badRequest("batched operations are not supported")
-	case len(trimmed) == 0 || trimmed[0] != '{':
-		return request{}, badUserInput("the request body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
 	var req request
-	if err := dec.Decode(&req); err != nil {
-		return request{}, jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return request{}, badUserInput("unexpected data after the JSON object")
-	}
-	switch key, problem := checkKeys(body); problem {
-	case keyTwice:
-		return request{}, badUserInput("duplicate key %s in the request body", quoteKey(key))
-	case keyMisspelt:
-		return request{}, badUserInput("unknown key %s in the request body; member names are case-sensitive: query, operationName, variables, extensions", quoteKey(key))
+	if err := edge.DecodeJSON(body, &req); err != nil {
+		return request{}, err
 	}
 	if strings.TrimSpace(req.Query) == "" {
-		return request{}, badUserInput("query is required")
+		return request{}, auth.BadUserInput("query is required")
+	}
+	if edge.HasUnpairedSurrogateEscape(req.Query) {
+		// graphql-go's lexer would read it as U+FFFD, as encoding/json
+		// would in a variable: two different passwords would become one.
+		return request{}, auth.BadUserInput(`the query has a \u escape of an unpaired UTF-16 surrogate`)
 	}
 	return req, nil
-}
-
-// jsonError describes a decoding failure in the request's own terms, not
-// in those of the Go types it is decoded into.
-func jsonError(err error) *transportError {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		want := "a string"
-		if typeErr.Field == "variables" {
-			want = "an object"
-		}
-		return badUserInput("%s must be %s", typeErr.Field, want)
-	case errors.As(err, &syntaxErr):
-		return badUserInput("malformed JSON at byte %d", syntaxErr.Offset)
-	default:
-		return badUserInput("malformed JSON")
-	}
-}
-
-// quoteKey quotes a client's key for an error message, leaving out one too
-// long to be worth echoing.
-func quoteKey(key string) string {
-	if len(key) > 64 {
-		return "(too long to show)"
-	}
-	return strconv.Quote(key)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/graph-gophers/graphql-go"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 )
 
 // Resolver is the root resolver: graphql-go resolves every field of Query
@@ -30,6 +31,9 @@ func New(svc *auth.Service) *Resolver {
 
 // LoggedInUser resolves Query.loggedInUser.
 func (r *Resolver) LoggedInUser(ctx context.Context) (*userResolver, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return nil, err
+	}
 	u, err := r.svc.Me(ctx)
 	if err != nil {
 		return nil, err
@@ -39,6 +43,9 @@ func (r *Resolver) LoggedInUser(ctx context.Context) (*userResolver, error) {
 
 // Sessions resolves Query.sessions.
 func (r *Resolver) Sessions(ctx context.Context) ([]*sessionResolver, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return nil, err
+	}
 	list, err := r.svc.Sessions(ctx)
 	if err != nil {
 		return nil, err
@@ -53,12 +60,18 @@ func (r *Resolver) Sessions(ctx context.Context) ([]*sessionResolver, error) {
 
 // Register resolves Mutation.register.
 func (r *Resolver) Register(ctx context.Context, args struct{ Email, Password, Name string }) (*tokensResolver, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return nil, err
+	}
 	t, err := r.svc.Register(ctx, args.Email, args.Password, args.Name)
 	return tokens(ctx, t, err)
 }
 
 // Login resolves Mutation.login.
 func (r *Resolver) Login(ctx context.Context, args struct{ Email, Password string }) (*tokensResolver, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return nil, err
+	}
 	t, err := r.svc.Login(ctx, args.Email, args.Password)
 	return tokens(ctx, t, err)
 }
@@ -67,16 +80,22 @@ func (r *Resolver) Login(ctx context.Context, args struct{ Email, Password strin
 // the request's x-refresh-token, and a request the middleware already
 // rotated is not rotated again.
 func (r *Resolver) Refresh(ctx context.Context, args struct{ RefreshToken *string }) (*tokensResolver, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return nil, err
+	}
 	var raw string
 	if args.RefreshToken != nil {
 		raw = *args.RefreshToken
 	}
-	t, err := r.svc.Refresh(ctx, raw)
+	t, err := edge.RefreshOnce(ctx, raw, r.svc.Refresh)
 	return tokens(ctx, t, err)
 }
 
 // Logout resolves Mutation.logout.
 func (r *Resolver) Logout(ctx context.Context) (bool, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return false, err
+	}
 	if err := r.svc.Logout(ctx); err != nil {
 		return false, err
 	}
@@ -85,6 +104,9 @@ func (r *Resolver) Logout(ctx context.Context) (bool, error) {
 
 // LogoutAll resolves Mutation.logoutAll.
 func (r *Resolver) LogoutAll(ctx context.Context) (bool, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return false, err
+	}
 	if err := r.svc.LogoutAll(ctx); err != nil {
 		return false, err
 	}
@@ -95,6 +117,9 @@ func (r *Resolver) LogoutAll(ctx context.Context) (bool, error) {
 // caller's is NOT_FOUND, exactly like one that does not exist, so the
 // answer reveals nothing about other users' sessions.
 func (r *Resolver) RevokeSession(ctx context.Context, args struct{ ID graphql.ID }) (bool, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return false, err
+	}
 	if err := r.svc.RevokeSession(ctx, string(args.ID)); err != nil {
 		return false, err
 	}
@@ -103,6 +128,9 @@ func (r *Resolver) RevokeSession(ctx context.Context, args struct{ ID graphql.ID
 
 // ChangePassword resolves Mutation.changePassword.
 func (r *Resolver) ChangePassword(ctx context.Context, args struct{ CurrentPassword, NewPassword string }) (*tokensResolver, error) {
+	if err := spendStoreField(ctx); err != nil {
+		return nil, err
+	}
 	t, err := r.svc.ChangePassword(ctx, args.CurrentPassword, args.NewPassword)
 	return tokens(ctx, t, err)
 }
@@ -115,6 +143,6 @@ func tokens(ctx context.Context, t auth.Tokens, err error) (*tokensResolver, err
 	if err != nil {
 		return nil, err
 	}
-	auth.RecordIssued(ctx, t)
+	recordIssued(ctx, t)
 	return &tokensResolver{t: t}, nil
 }

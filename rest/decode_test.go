@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/rest"
+	"github.com/tokengate/tokengate/edge"
 )
 
 const jsonType = "application/json"
@@ -27,8 +27,8 @@ func TestBadBodiesAre4xxProblemsNever5xx(t *testing.T) {
 		detail      string
 	}{
 		{"malformed JSON", jsonType, text(`{"email":"a@example.com",`), 400, auth.CodeBadUserInput, "malformed JSON at byte"},
-		{"missing colon", jsonType, text(`{"email" "a@example.com"}`), 400, auth.CodeBadUserInput, "malformed JSON at byte 9"},
-		{"bare word", jsonType, text(`hello`), 400, auth.CodeBadUserInput, "malformed JSON at byte"},
+		{"missing colon", jsonType, text(`{"email" "a@example.com"}`), 400, auth.CodeBadUserInput, "malformed JSON at byte 10"},
+		{"bare word", jsonType, text(`hello`), 400, auth.CodeBadUserInput, "must be a JSON object"},
 		{"trailing object", jsonType, text(`{` + valid + `} {}`), 400, auth.CodeBadUserInput, "unexpected data after the JSON object"},
 		{"trailing garbage", jsonType, text(`{` + valid + `}x`), 400, auth.CodeBadUserInput, "unexpected data after the JSON object"},
 		{"duplicate key", jsonType, text(`{` + valid + `,"email":"evil@example.com"}`), 400, auth.CodeBadUserInput, `duplicate field "email"`},
@@ -56,7 +56,7 @@ func TestBadBodiesAre4xxProblemsNever5xx(t *testing.T) {
 			// A reader of unknown length makes the client send it chunked.
 			return io.MultiReader(strings.NewReader(`{"name":"` + tenMB + `"}`))
 		}, 400, auth.CodeBadRequest, "request body exceeds 1 MiB"},
-		{"just over 1 MiB", jsonType, text(`{"name":"` + strings.Repeat("x", rest.MaxBodyBytes) + `"}`), 400, auth.CodeBadRequest, "request body exceeds 1 MiB"},
+		{"just over 1 MiB", jsonType, text(`{"name":"` + strings.Repeat("x", edge.MaxBodyBytes) + `"}`), 400, auth.CodeBadRequest, "request body exceeds 1 MiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := send(t, s, http.MethodPost, "/auth/register", tc.contentType, tc.body())

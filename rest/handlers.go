@@ -8,12 +8,12 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/edge"
 )
 
 // HandleRegister serves POST /auth/register: it creates an account from
 // {email, password, name} and answers 201 with the new session's tokens.
-func HandleRegister(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleRegister(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	type request struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -21,7 +21,7 @@ func HandleRegister(svc *auth.Service, onError middleware.ErrorWriter) http.Hand
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in request
-		if err := decode(w, r, &in); err != nil {
+		if err := edge.ReadJSON(w, r, &in); err != nil {
 			onError(w, r, err)
 			return
 		}
@@ -32,14 +32,14 @@ func HandleRegister(svc *auth.Service, onError middleware.ErrorWriter) http.Hand
 
 // HandleLogin serves POST /auth/login: it signs in with {email, password}
 // and answers 200 with a new session's tokens.
-func HandleLogin(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleLogin(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	type request struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in request
-		if err := decode(w, r, &in); err != nil {
+		if err := edge.ReadJSON(w, r, &in); err != nil {
 			onError(w, r, err)
 			return
 		}
@@ -51,7 +51,7 @@ func HandleLogin(svc *auth.Service, onError middleware.ErrorWriter) http.Handler
 // HandleRefresh serves POST /auth/refresh: it rotates the refresh token of
 // the body {refreshToken}, or with no body (or no token in it) the
 // x-refresh-token header, and answers 200 with the new pair.
-func HandleRefresh(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleRefresh(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	type request struct {
 		RefreshToken string `json:"refreshToken"`
 	}
@@ -59,19 +59,19 @@ func HandleRefresh(svc *auth.Service, onError middleware.ErrorWriter) http.Handl
 		var in request
 		// A client that relies on the header sends no body at all.
 		if r.ContentLength != 0 {
-			if err := decode(w, r, &in); err != nil {
+			if err := edge.ReadJSON(w, r, &in); err != nil {
 				onError(w, r, err)
 				return
 			}
 		}
-		t, err := svc.Refresh(r.Context(), in.RefreshToken)
+		t, err := edge.RefreshOnce(r.Context(), in.RefreshToken, svc.Refresh)
 		respondTokens(w, r, onError, http.StatusOK, t, err)
 	})
 }
 
 // HandleLogout serves POST /auth/logout: it ends the caller's session and
 // answers 204.
-func HandleLogout(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleLogout(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		respondNoContent(w, r, onError, svc.Logout(r.Context()))
 	})
@@ -79,14 +79,14 @@ func HandleLogout(svc *auth.Service, onError middleware.ErrorWriter) http.Handle
 
 // HandleLogoutAll serves POST /auth/logout-all: it ends every session of
 // the caller and answers 204.
-func HandleLogoutAll(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleLogoutAll(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		respondNoContent(w, r, onError, svc.LogoutAll(r.Context()))
 	})
 }
 
 // HandleMe serves GET /auth/me: 200 with the caller's account.
-func HandleMe(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleMe(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, err := svc.Me(r.Context())
 		if err != nil {
@@ -101,7 +101,7 @@ func HandleMe(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
 
 // HandleSessions serves GET /auth/sessions: 200 with the caller's live
 // sessions, newest first, the one making the request marked current.
-func HandleSessions(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleSessions(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		list, err := svc.Sessions(r.Context())
 		if err != nil {
@@ -118,7 +118,7 @@ func HandleSessions(svc *auth.Service, onError middleware.ErrorWriter) http.Hand
 // HandleRevokeSession serves DELETE /auth/sessions/{id}: it ends one of the
 // caller's sessions and answers 204, or 404 when the session is not the
 // caller's (indistinguishable from one that does not exist).
-func HandleRevokeSession(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleRevokeSession(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		respondNoContent(w, r, onError, svc.RevokeSession(r.Context(), chi.URLParam(r, "id")))
 	})
@@ -128,14 +128,14 @@ func HandleRevokeSession(svc *auth.Service, onError middleware.ErrorWriter) http
 // newPassword} it replaces the caller's password, ends every other session
 // and every older refresh token, and answers 200 with a new pair for the
 // caller's session.
-func HandleChangePassword(svc *auth.Service, onError middleware.ErrorWriter) http.Handler {
+func HandleChangePassword(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 	type request struct {
 		CurrentPassword string `json:"currentPassword"`
 		NewPassword     string `json:"newPassword"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var in request
-		if err := decode(w, r, &in); err != nil {
+		if err := edge.ReadJSON(w, r, &in); err != nil {
 			onError(w, r, err)
 			return
 		}
@@ -159,7 +159,7 @@ const readyTimeout = 2 * time.Second
 
 // HandleReadyz serves GET /readyz: 200 {"status":"ready"} when ready
 // reports the store answering, else 503 STORE_UNAVAILABLE with Retry-After.
-func HandleReadyz(ready func(context.Context) error, onError middleware.ErrorWriter) http.Handler {
+func HandleReadyz(ready func(context.Context) error, onError edge.ErrorWriter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
@@ -188,18 +188,18 @@ func HandleReadyz(ready func(context.Context) error, onError middleware.ErrorWri
 // respondTokens answers an operation that issued tokens. They go in the
 // headers too, before the body is written (later headers would be lost),
 // so one client interceptor serves every route.
-func respondTokens(w http.ResponseWriter, r *http.Request, onError middleware.ErrorWriter, status int, t auth.Tokens, err error) {
+func respondTokens(w http.ResponseWriter, r *http.Request, onError edge.ErrorWriter, status int, t auth.Tokens, err error) {
 	if err != nil {
 		onError(w, r, err)
 		return
 	}
-	middleware.WriteTokenHeaders(w, t)
+	edge.WriteTokens(w, t)
 	if err := encode(w, status, tokensOf(t)); err != nil {
 		onError(w, r, err)
 	}
 }
 
-func respondNoContent(w http.ResponseWriter, r *http.Request, onError middleware.ErrorWriter, err error) {
+func respondNoContent(w http.ResponseWriter, r *http.Request, onError edge.ErrorWriter, err error) {
 	if err != nil {
 		onError(w, r, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/internal/testserver"
 	"github.com/tokengate/tokengate/rest"
 )
@@ -95,7 +96,7 @@ func TestErrorWriterChallengesWithInvalidTokenOnlyWhenATokenWasSent(t *testing.T
 
 func TestErrorWriterLogsInternalCauseButNeverSecrets(t *testing.T) {
 	var logs bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	log := slog.New(edge.LogHandler(slog.NewJSONHandler(&logs, nil)))
 	r := httptest.NewRequest(http.MethodPost, "/auth/password", strings.NewReader(`{"currentPassword":"hunter2hunter2"}`))
 	r.Header.Set("X-Access-Token", "secret-access-token")
 	r.Header.Set("X-Refresh-Token", "secret-refresh-token")
@@ -109,12 +110,12 @@ func TestErrorWriterLogsInternalCauseButNeverSecrets(t *testing.T) {
 		t.Errorf("response shows the cause: %s", res.Body)
 	}
 	line := logs.String()
-	for _, want := range []string{`"level":"ERROR"`, `"method":"POST"`, `"path":"/auth/password"`, `"user":"user-42"`, "disk on fire"} {
+	for _, want := range []string{`"level":"ERROR"`, `"method":"POST"`, `"route":"unmatched"`, `"user":"user-42"`, "disk on fire"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log lacks %s: %s", want, line)
 		}
 	}
-	for _, secret := range []string{"secret-access-token", "secret-refresh-token", "secret-cookie", "hunter2"} {
+	for _, secret := range []string{"secret-access-token", "secret-refresh-token", "secret-cookie", "hunter2", "/auth/password"} {
 		if strings.Contains(line, secret) {
 			t.Errorf("log contains %q: %s", secret, line)
 		}

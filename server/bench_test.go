@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/internal/testserver"
 	"github.com/tokengate/tokengate/metrics"
-	"github.com/tokengate/tokengate/middleware"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/server"
 )
@@ -35,7 +35,7 @@ func BenchmarkGraphQLAccess(b *testing.B) {
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(middleware.HeaderAccessToken, access)
+		req.Header.Set(edge.HeaderAccessToken, access)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"email":"bench@example.com"`) {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/tokengate/tokengate/middleware"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/rest"
 	"github.com/tokengate/tokengate/web"
@@ -16,7 +16,7 @@ const graphQLPath = "/graphql"
 
 // addRoutes is the one list of every route tokengate serves. Adopters add
 // REST routes here and GraphQL fields in schema/ and resolvers/.
-func addRoutes(r chi.Router, d Deps, onError middleware.ErrorWriter) {
+func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 	svc := d.Service
 
 	r.Method(http.MethodGet, "/healthz", rest.HandleHealthz())

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/cors"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/metrics"
 	"github.com/tokengate/tokengate/middleware"
 	"github.com/tokengate/tokengate/resolvers"
@@ -41,9 +42,12 @@ func New(d Deps) http.Handler {
 	if d.Service == nil || d.Logger == nil {
 		panic("server: Service and Logger are required")
 	}
-	onError := errorWriter(d.Logger)
+	// Every line logged with a request's context names the request, its
+	// route and its user, whoever logs it.
+	d.Logger = slog.New(edge.LogHandler(d.Logger.Handler()))
 
 	r := chi.NewRouter()
+	onError := errorWriter(r, d.Logger)
 	// Logging and metrics come first, so that they time the whole request
 	// and see the 500 of a recovered panic.
 	r.Use(middleware.LogRequests(d.Logger))
@@ -55,9 +59,9 @@ func New(d Deps) http.Handler {
 	if len(d.CORSAllowedOrigins) > 0 {
 		r.Use(cors.Handler(cors.Options{
 			AllowedOrigins: d.CORSAllowedOrigins,
-			AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
-			AllowedHeaders: []string{"Content-Type", "Authorization", middleware.HeaderAccessToken, middleware.HeaderRefreshToken},
-			ExposedHeaders: []string{middleware.HeaderAccessToken, middleware.HeaderRefreshToken, "WWW-Authenticate"},
+			AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete},
+			AllowedHeaders: []string{"Content-Type", "Authorization", edge.HeaderAccessToken, edge.HeaderRefreshToken},
+			ExposedHeaders: edge.ExposedHeaders,
 			// Tokens travel in headers, never cookies, so credentials mode is
 			// not needed and stays off.
 			AllowCredentials: false,
@@ -66,6 +70,7 @@ func New(d Deps) http.Handler {
 	}
 	r.Use(middleware.ValidateTokens(d.Service, onError))
 	r.Use(middleware.LogCaller)
+	r.Use(headAsGet(r))
 	r.NotFound(rest.NotFound)
 	r.MethodNotAllowed(rest.MethodNotAllowed)
 
@@ -74,16 +79,36 @@ func New(d Deps) http.Handler {
 }
 
 // errorWriter answers the errors of the middleware and of the REST handlers
-// as problem+json, except on /graphql, where a GraphQL client expects every
-// answer, a refused request's too, to be a GraphQL response.
-func errorWriter(log *slog.Logger) middleware.ErrorWriter {
+// as problem+json, except on the GraphQL route, where a GraphQL client
+// expects every answer, a refused request's too, to be a GraphQL response.
+// The route is found in mux itself, by the path the router sees, so the
+// choice holds wherever an adopter mounts the handler.
+func errorWriter(mux *chi.Mux, log *slog.Logger) edge.ErrorWriter {
 	problems := rest.NewErrorWriter(log)
 	graphQL := resolvers.NewErrorWriter(log)
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		if r.URL.Path == graphQLPath {
+		if mux.Find(chi.NewRouteContext(), r.Method, edge.RoutePath(r)) == graphQLPath {
 			graphQL(w, r, err)
 			return
 		}
 		problems(w, r, err)
+	}
+}
+
+// headAsGet answers HEAD on every GET route (RFC 9110 section 9.3.2), as
+// the GET handler does; net/http drops the body. A route with a HEAD
+// handler of its own keeps it.
+func headAsGet(mux *chi.Mux) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				rctx := chi.RouteContext(r.Context())
+				path := edge.RoutePath(r)
+				if rctx != nil && !mux.Match(chi.NewRouteContext(), http.MethodHead, path) {
+					rctx.RouteMethod = http.MethodGet
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
 	}
 }

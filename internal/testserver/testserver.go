@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/server"
 	"github.com/tokengate/tokengate/store/sqlite"
@@ -119,7 +120,7 @@ func NewStack(t testing.TB, opts Options) *Stack {
 	if logs == nil {
 		logs = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(edge.LogHandler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, err := auth.NewService(st, codec, policy, opts.Limits, clock.Now, log)
 	if err != nil {
 		t.Fatalf("new service: %v", err)
