@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -14,17 +13,9 @@ import (
 	"strings"
 	"time"
 
-	chimw "github.com/go-chi/chi/v5/middleware"
-
+	"github.com/tokengate/tokengate/app"
 	"github.com/tokengate/tokengate/auth"
 	"github.com/tokengate/tokengate/config"
-	"github.com/tokengate/tokengate/metrics"
-	"github.com/tokengate/tokengate/ratelimit"
-	"github.com/tokengate/tokengate/resolvers"
-	"github.com/tokengate/tokengate/server"
-	"github.com/tokengate/tokengate/store/postgres"
-	"github.com/tokengate/tokengate/store/sqlite"
-	"github.com/tokengate/tokengate/token"
 )
 
 // command is one subcommand of the binary.
@@ -105,146 +96,19 @@ func version() string {
 	return v
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// openStore opens the configured store, applying pending migrations.
-func openStore(ctx context.Context, cfg config.Config) (auth.Store, error) {
-	switch cfg.Database {
-	case config.Postgres:
-		return postgres.Open(ctx, cfg.PostgresURL)
-	default:
-		return sqlite.Open(ctx, cfg.SQLitePath)
-	}
-}
-
-// Background pruning: sessions that ended more than pruneRetention ago are
-// deleted every pruneInterval. The retention keeps recently ended sessions
-// long enough to explain a late refresh as SESSION_REVOKED, not unknown.
-const (
-	pruneInterval  = 10 * time.Minute
-	pruneRetention = 24 * time.Hour
-)
-
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
-	log := newLogger(cfg, stderr)
-	file, created, err := cfg.ResolveSecrets()
-	if err != nil {
-		return fmt.Errorf("token secrets: %w", err)
-	}
-	if created {
-		log.Warn("generated new token secrets; set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET in production", "kept_in", file)
-	}
-
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("open %s store: %w", cfg.Database, err)
-	}
-	defer st.Close()
-
-	codec := token.New(token.Config{
-		AccessSecret:  cfg.AccessTokenSecret,
-		RefreshSecret: cfg.RefreshTokenSecret,
-		Issuer:        cfg.TokenIssuer,
-		Audience:      cfg.TokenAudience,
-		AccessTTL:     cfg.AccessTokenTTL,
-		Now:           time.Now,
-	})
-	limits := auth.Limits{
-		LoginFailures: ratelimit.New(cfg.RateLimitLogin, time.Now),
-		IP:            ratelimit.New(cfg.RateLimitIP, time.Now),
-		Refresh:       ratelimit.New(cfg.RateLimitRefresh, time.Now),
-	}
-	var (
-		m    *metrics.Metrics
-		opts []auth.Option
-	)
-	if cfg.Metrics {
-		m = metrics.New()
-		opts = append(opts, auth.WithObserver(m))
-	}
-	svc, err := auth.NewService(st, codec, cfg.Policy(), limits, time.Now, log, opts...)
+	a, err := app.New(ctx, cfg, app.WithLogger(app.NewLogger(cfg, stderr)))
 	if err != nil {
 		return err
 	}
-
-	extra := map[string]http.Handler{}
-	if cfg.PProf {
-		extra["/debug"] = chimw.Profiler()
-	}
-	srv := &http.Server{
-		Handler: server.New(server.Deps{
-			Service:            svc,
-			Logger:             log,
-			CORSAllowedOrigins: cfg.CORSAllowedOrigins,
-			TrustedProxies:     cfg.TrustedProxies,
-			GraphQL:            resolvers.DefaultLimits(),
-			Metrics:            m,
-			Extra:              extra,
-		}),
-		// Bounded everywhere so a slow or hostile client holds a connection
-		// for seconds, not forever.
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on ADDR %s: %w", cfg.Addr, err)
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.Database.String())
-
-	pruneCtx, stopPruning := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopPruning()
-	go pruneSessions(pruneCtx, svc, log)
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
-func pruneSessions(ctx context.Context, svc *auth.Service, log *slog.Logger) {
-	tick := time.NewTicker(pruneInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			n, err := svc.PruneSessions(ctx, pruneRetention)
-			if err != nil {
-				log.Warn("pruning sessions failed", "err", err)
-				continue
-			}
-			log.Debug("pruned sessions", "deleted", n)
-		}
-	}
+	defer a.Close()
+	return a.ListenAndServe(ctx)
 }
 
 func migrate(ctx context.Context, cfg config.Config, stdout, _ io.Writer) error {
-	st, err := openStore(ctx, cfg)
+	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("migrate %s store: %w", cfg.Database, err)
+		return err
 	}
 	fmt.Fprintf(stdout, "%s store is up to date\n", cfg.Database)
 	return st.Close()
@@ -254,9 +118,9 @@ func revokeUser(ctx context.Context, cfg config.Config, stdout, _ io.Writer) err
 	if len(cfg.Args) != 1 {
 		return errors.New("usage: tokengate revoke-user EMAIL")
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := app.OpenStore(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open %s store: %w", cfg.Database, err)
+		return err
 	}
 	defer st.Close()
 	if err := auth.RevokeUser(ctx, st, cfg.Args[0], time.Now()); err != nil {

@@ -106,13 +106,12 @@ func Answer(log *slog.Logger, r *http.Request, err error) (status int, public *a
 	return status, public
 }
 
-// logFailure names the request by method and route pattern; LogHandler
-// adds the request id and the user. Headers, bodies, raw paths and tokens
+// logFailure names the request by its method; LogHandler adds its id,
+// route pattern and user. Headers, bodies, raw paths and tokens
 // stay out of the logs.
 func logFailure(log *slog.Logger, r *http.Request, level slog.Level, err error) {
 	log.LogAttrs(r.Context(), level, "request failed",
 		slog.String("method", r.Method),
-		slog.String("route", RoutePattern(r)),
 		slog.Any("err", err))
 }
 

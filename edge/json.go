@@ -418,3 +418,24 @@ func unquoteKey(quoted string) string {
 	}
 	return key
 }
+
+// WriteJSON writes v as JSON with the given status. It marshals before
+// writing anything, so a marshalling error, the only error it returns,
+// leaves the response untouched for the caller's ErrorWriter.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	return WriteJSONAs(w, status, "application/json", v)
+}
+
+// WriteJSONAs is WriteJSON with another JSON media type, such as
+// application/problem+json.
+func WriteJSONAs(w http.ResponseWriter, status int, contentType string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	// A write error means the client is gone; there is no one left to tell.
+	_, _ = w.Write(b)
+	return nil
+}

@@ -65,7 +65,8 @@ func RequestCaller(ctx context.Context) (userID string, reason auth.Reason) {
 }
 
 // LogHandler wraps h so that every record logged with a request's context
-// carries request_id, user (when known) and route, whoever logs it: the
+// carries request_id, route and user (when known), whoever logs it (so
+// nobody else adds them): the
 // request log, an error answer, a recovered panic, a resolver, an
 // adopter's handler. A record logged outside a request gets the user of
 // its context's caller, if any, and nothing else.
@@ -84,17 +85,15 @@ func (h logHandler) Handle(ctx context.Context, rec slog.Record) error {
 	}
 	user := auth.CallerFromContext(ctx).UserID
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		rec.AddAttrs(slog.String("request_id", info.id))
+		rec.AddAttrs(slog.String("request_id", info.id),
+			slog.String("route", routePattern(chi.RouteContext(ctx), info.method, info.path)))
 		if user == "" {
 			info.mu.Lock()
 			user = info.userID
 			info.mu.Unlock()
 		}
-		if !hasAttr(rec, "route") {
-			rec.AddAttrs(slog.String("route", routePattern(chi.RouteContext(ctx), info.method, info.path)))
-		}
 	}
-	if user != "" && !hasAttr(rec, "user") {
+	if user != "" {
 		rec.AddAttrs(slog.String("user", user))
 	}
 	return h.Handler.Handle(ctx, rec)
@@ -106,13 +105,4 @@ func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h logHandler) WithGroup(name string) slog.Handler {
 	return logHandler{h.Handler.WithGroup(name)}
-}
-
-func hasAttr(rec slog.Record, key string) bool {
-	found := false
-	rec.Attrs(func(a slog.Attr) bool {
-		found = a.Key == key
-		return !found
-	})
-	return found
 }

@@ -55,8 +55,8 @@ func LogRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			// A record made here, rather than through log.LogAttrs, skips
 			// the caller's program counter, which the line would not show
 			// and which slog captures on every call (runtime.Callers).
-			// The request id and the user come from h, a LogHandler, as on
-			// every other line of the request.
+			// The request id, the route and the user come from h, a
+			// LogHandler, as on every other line of the request.
 			line := slog.NewRecord(time.Now(), level, "request", 0)
 			if user, reason := edge.RequestCaller(ctx); user == "" && reason != auth.ReasonNone && reason != auth.ReasonTokenMissing {
 				// A token was sent and refused: say why, never what it was.
@@ -64,7 +64,6 @@ func LogRequests(log *slog.Logger) func(http.Handler) http.Handler {
 			}
 			line.AddAttrs(
 				slog.String("method", r.Method),
-				slog.String("route", edge.RoutePattern(r)),
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Duration("latency", time.Since(start)),

@@ -27,7 +27,7 @@ func Recoverer(log *slog.Logger, onError edge.ErrorWriter) func(http.Handler) ht
 				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v) // net/http's way to abort a response on purpose
 				}
-				log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "route", edge.RoutePattern(r),
+				log.ErrorContext(r.Context(), "handler panicked", "method", r.Method,
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				onError(w, r, fmt.Errorf("panic: %v", v))
 			}()

@@ -57,7 +57,7 @@ func extendedServer(t testing.TB) (string, *testserver.LogBuffer) {
 	logs := &testserver.LogBuffer{}
 	st := testserver.NewStack(t, testserver.Options{})
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	h := resolvers.NewHandlerWithSchema(schema.SDL()+extension, &extended{resolvers.New(st.Service)}, log, resolvers.DefaultLimits())
+	h := resolvers.NewSchemaHandler(schema.SDL()+extension, &extended{resolvers.New(st.Service)}, log, resolvers.DefaultLimits())
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return hs.URL, logs

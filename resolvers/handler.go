@@ -88,8 +88,15 @@ func NewHandler(svc *auth.Service, log *slog.Logger, limits Limits) http.Handler
 	return newHandler(schema.SDL(), New(svc), log, limits)
 }
 
-// newHandler serves sdl with root as its root resolver; tests use it to add
-// fields to the real schema.
+// NewSchemaHandler is NewHandler for a composed schema: sdl is tokengate's
+// schema with an adopter's extensions (schema.Compose), root a root
+// resolver that embeds *Resolver, so tokengate's fields and the adopter's
+// sit side by side, and the adopter's can hold their own services. The
+// transport, its limits and its error handling are NewHandler's.
+func NewSchemaHandler(sdl string, root any, log *slog.Logger, limits Limits) http.Handler {
+	return newHandler(sdl, root, log, limits)
+}
+
 func newHandler(sdl string, root any, log *slog.Logger, limits Limits) *handler {
 	if log == nil {
 		panic("resolvers: NewHandler needs a logger")
@@ -178,8 +185,7 @@ func (h *handler) serveOperation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, issued := withIssuedTokens(r.Context())
-	ctx = withStoreFieldBudget(ctx)
+	ctx, op := withOperation(r.Context())
 	res := h.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
 	if len(res.Errors) > maxErrors {
 		res.Errors = append(res.Errors[:maxErrors], &gqlerrors.QueryError{
@@ -190,7 +196,7 @@ func (h *handler) serveOperation(w http.ResponseWriter, r *http.Request) {
 	publicErrors(ctx, h.log, res.Errors)
 	// Before anything is written, since headers set later are lost; and
 	// whatever the outcome, since a rotation that happened is not undone.
-	if t, ok := issued.last(); ok {
+	if t, ok := op.lastIssued(); ok {
 		edge.WriteTokens(w, t)
 	}
 	body, err := json.Marshal(res)

@@ -31,7 +31,7 @@ func New(svc *auth.Service) *Resolver {
 
 // LoggedInUser resolves Query.loggedInUser.
 func (r *Resolver) LoggedInUser(ctx context.Context) (*userResolver, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return nil, err
 	}
 	u, err := r.svc.Me(ctx)
@@ -43,7 +43,7 @@ func (r *Resolver) LoggedInUser(ctx context.Context) (*userResolver, error) {
 
 // Sessions resolves Query.sessions.
 func (r *Resolver) Sessions(ctx context.Context) ([]*sessionResolver, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return nil, err
 	}
 	list, err := r.svc.Sessions(ctx)
@@ -60,7 +60,7 @@ func (r *Resolver) Sessions(ctx context.Context) ([]*sessionResolver, error) {
 
 // Register resolves Mutation.register.
 func (r *Resolver) Register(ctx context.Context, args struct{ Email, Password, Name string }) (*tokensResolver, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return nil, err
 	}
 	t, err := r.svc.Register(ctx, args.Email, args.Password, args.Name)
@@ -69,7 +69,7 @@ func (r *Resolver) Register(ctx context.Context, args struct{ Email, Password, N
 
 // Login resolves Mutation.login.
 func (r *Resolver) Login(ctx context.Context, args struct{ Email, Password string }) (*tokensResolver, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return nil, err
 	}
 	t, err := r.svc.Login(ctx, args.Email, args.Password)
@@ -80,7 +80,7 @@ func (r *Resolver) Login(ctx context.Context, args struct{ Email, Password strin
 // the request's x-refresh-token, and a request the middleware already
 // rotated is not rotated again.
 func (r *Resolver) Refresh(ctx context.Context, args struct{ RefreshToken *string }) (*tokensResolver, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return nil, err
 	}
 	var raw string
@@ -93,7 +93,7 @@ func (r *Resolver) Refresh(ctx context.Context, args struct{ RefreshToken *strin
 
 // Logout resolves Mutation.logout.
 func (r *Resolver) Logout(ctx context.Context) (bool, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return false, err
 	}
 	if err := r.svc.Logout(ctx); err != nil {
@@ -104,7 +104,7 @@ func (r *Resolver) Logout(ctx context.Context) (bool, error) {
 
 // LogoutAll resolves Mutation.logoutAll.
 func (r *Resolver) LogoutAll(ctx context.Context) (bool, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return false, err
 	}
 	if err := r.svc.LogoutAll(ctx); err != nil {
@@ -117,7 +117,7 @@ func (r *Resolver) LogoutAll(ctx context.Context) (bool, error) {
 // caller's is NOT_FOUND, exactly like one that does not exist, so the
 // answer reveals nothing about other users' sessions.
 func (r *Resolver) RevokeSession(ctx context.Context, args struct{ ID graphql.ID }) (bool, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return false, err
 	}
 	if err := r.svc.RevokeSession(ctx, string(args.ID)); err != nil {
@@ -128,7 +128,7 @@ func (r *Resolver) RevokeSession(ctx context.Context, args struct{ ID graphql.ID
 
 // ChangePassword resolves Mutation.changePassword.
 func (r *Resolver) ChangePassword(ctx context.Context, args struct{ CurrentPassword, NewPassword string }) (*tokensResolver, error) {
-	if err := spendStoreField(ctx); err != nil {
+	if err := StoreField(ctx); err != nil {
 		return nil, err
 	}
 	t, err := r.svc.ChangePassword(ctx, args.CurrentPassword, args.NewPassword)

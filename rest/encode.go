@@ -1,31 +1,20 @@
 package rest
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/edge"
 )
 
-// encode writes v as JSON with the given status. It marshals before writing
-// anything, so a marshalling error leaves the response untouched for the
-// caller's ErrorWriter; it is the only error returned.
+// encode writes v as JSON with the given status (edge.WriteJSON).
 func encode(w http.ResponseWriter, status int, v any) error {
-	return writeJSON(w, status, "application/json", v)
+	return edge.WriteJSON(w, status, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode response: %w", err)
-	}
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	// A write error means the client is gone; there is no one left to tell.
-	_, _ = w.Write(b)
-	return nil
+	return edge.WriteJSONAs(w, status, contentType, v)
 }
 
 // The response shapes of API.md sections 3 and 4, named like the GraphQL

@@ -18,6 +18,7 @@ package schema
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"slices"
 	"strings"
@@ -59,4 +60,31 @@ func SDL() string {
 		sb.WriteString("\n")
 	}
 	return sb.String()
+}
+
+// Compose returns SDL followed by every .graphql file at the root of each
+// of extra, in lexical order: the schema of tokengate extended with an
+// adopter's own types and fields (extend type Query { ... }).
+func Compose(extra ...fs.FS) (string, error) {
+	var sb strings.Builder
+	sb.WriteString(SDL())
+	for _, fsys := range extra {
+		names, err := fs.Glob(fsys, "*.graphql")
+		if err != nil {
+			return "", fmt.Errorf("schema files: %w", err)
+		}
+		if len(names) == 0 {
+			return "", fmt.Errorf("schema files: no *.graphql file in %v", fsys)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			b, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return "", fmt.Errorf("schema file %s: %w", name, err)
+			}
+			sb.Write(b)
+			sb.WriteString("\n")
+		}
+	}
+	return sb.String(), nil
 }

@@ -15,7 +15,8 @@ import (
 const graphQLPath = "/graphql"
 
 // addRoutes is the one list of every route tokengate serves. Adopters add
-// REST routes here and GraphQL fields in schema/ and resolvers/.
+// their own through Deps.Routes, Deps.Schema and Deps.Root (package app
+// wires them), never by editing this list.
 func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 	svc := d.Service
 
@@ -32,6 +33,9 @@ func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 	r.Method(http.MethodGet, "/demo.css", web.HandleDemoStyle())
 
 	graphql := resolvers.NewHandler(svc, d.Logger, d.GraphQL)
+	if d.Schema != "" || d.Root != nil {
+		graphql = resolvers.NewSchemaHandler(d.Schema, d.Root, d.Logger, d.GraphQL)
+	}
 	r.Method(http.MethodPost, graphQLPath, graphql)
 	r.Method(http.MethodGet, graphQLPath, graphql)
 
@@ -49,5 +53,8 @@ func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 
 	for path, h := range d.Extra {
 		r.Mount(path, h)
+	}
+	if d.Routes != nil {
+		d.Routes(r, onError)
 	}
 }

@@ -34,6 +34,16 @@ type Deps struct {
 	// Extra mounts operational handlers (pprof) by path; they pass through
 	// the same middleware as every other route.
 	Extra map[string]http.Handler
+
+	// Schema is the GraphQL schema served at /graphql, and Root its root
+	// resolver: empty and nil serve tokengate's own. An adopter passes
+	// schema.Compose's answer and a root that embeds *resolvers.Resolver.
+	Schema string
+	Root   any
+	// Routes adds an adopter's own routes beside tokengate's, behind the
+	// same middleware; onError answers their errors as tokengate answers
+	// its own.
+	Routes func(r chi.Router, onError edge.ErrorWriter)
 }
 
 // New returns the handler serving every route of API.md behind the
