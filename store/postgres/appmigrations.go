@@ -36,4 +36,3 @@ func (s *Store) MigrateApp(ctx context.Context, fsys fs.FS, table string) error 
 	}
 	return nil
 }
-

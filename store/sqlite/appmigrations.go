@@ -26,4 +26,3 @@ func (s *Store) MigrateApp(ctx context.Context, fsys fs.FS, table string) error 
 	}
 	return nil
 }
-
