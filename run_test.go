@@ -4,13 +4,19 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tokengate/tokengate/config"
@@ -31,6 +37,17 @@ type process struct {
 	done chan struct{} // closed when run returns
 	err  error         // run's result, valid once done is closed
 	stop context.CancelFunc
+
+	mu  sync.Mutex
+	log strings.Builder // what the program wrote to stderr so far
+}
+
+// logs returns what the program has logged so far: at least everything up
+// to its "listening" line once start has returned.
+func (p *process) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
 }
 
 var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -50,15 +67,16 @@ func start(t *testing.T, getenv func(string) string) *process {
 	addr := make(chan string, 1)
 	logs := make(chan string, 1)
 	go func() {
-		var all strings.Builder
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
 		}
-		logs <- all.String()
+		logs <- p.logs()
 	}()
 	select {
 	case p.addr = <-addr:
@@ -196,4 +214,185 @@ func TestGCDefaultYieldsToGOGC(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("GOGC=150: runtime target %d, want it left at 150", got)
 	}
+}
+
+// runCmd runs one command of the program to its end and returns what it
+// wrote to stdout and its error.
+func runCmd(t *testing.T, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var out strings.Builder
+	err := run(context.Background(), append([]string{"tokengate"}, args...), getenv, &out, io.Discard)
+	return out.String(), err
+}
+
+// onePlainLine fails the test unless err is a single line that says want
+// and none of the store's internals.
+func onePlainLine(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error; want one saying %q", want)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, want) {
+		t.Errorf("error %q does not say %q", msg, want)
+	}
+	for _, internal := range []string{"\n", "NOT_FOUND", "STORE_UNAVAILABLE", "try again", "sql:", "tls error", "failed to connect"} {
+		if strings.Contains(msg, internal) {
+			t.Errorf("error %q contains %q; want one plain line", msg, internal)
+		}
+	}
+}
+
+func TestRevokeUserExplainsAMissInOneLine(t *testing.T) {
+	getenv := env("DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "tokengate.db"))
+	_, err := runCmd(t, getenv, "revoke-user", "nobody@example.com")
+	onePlainLine(t, err, `revoke-user: no account has the e-mail address "nobody@example.com"`)
+	_, err = runCmd(t, getenv, "revoke-user", "not an address")
+	onePlainLine(t, err, `revoke-user: "not an address": email is not a valid address`)
+}
+
+func TestCommandsWithoutTokensNeedNoSecrets(t *testing.T) {
+	// No secret is set, and PostgreSQL would require both for serve: the
+	// commands get as far as connecting, which fails for its own reason.
+	getenv := env("DATABASE_URL", "postgres://tokengate@"+closedPort(t)+"/tokengate?sslmode=disable")
+	for _, args := range [][]string{{"migrate"}, {"revoke-user", "ada@example.com"}} {
+		_, err := runCmd(t, getenv, args...)
+		onePlainLine(t, err, "connection refused")
+		if strings.Contains(fmt.Sprint(err), "SECRET") {
+			t.Errorf("%s: %v; want no token secret required", args[0], err)
+		}
+	}
+	if _, err := runCmd(t, getenv); err == nil || !strings.Contains(err.Error(), "ACCESS_TOKEN_SECRET") {
+		t.Errorf("serve without secrets on PostgreSQL: %v; want them required", err)
+	}
+
+	// With SQLite they leave no generated secrets behind either.
+	dir := t.TempDir()
+	getenv = env("DATABASE_URL", "sqlite:"+filepath.Join(dir, "tokengate.db"))
+	if out, err := runCmd(t, getenv, "migrate"); err != nil || out != "sqlite store is up to date\n" {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, config.SecretsFileName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("migrate made a secrets file (stat: %v)", err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	full, err := runCmd(t, env(), "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashH, _ := runCmd(t, env(), "-h")
+	if full != dashH {
+		t.Errorf("tokengate help and tokengate -h differ:\n%s\n---\n%s", full, dashH)
+	}
+	for _, want := range []string{"Usage: tokengate [COMMAND] [-h]", "tokengate revoke-user EMAIL", "tokengate migrate",
+		"tokengate healthcheck", "tokengate version", "tokengate help [COMMAND]", "RATE_LIMIT_LOGIN"} {
+		if !strings.Contains(full, want) {
+			t.Errorf("tokengate help lacks %q:\n%s", want, full)
+		}
+	}
+
+	for _, name := range []string{"revoke-user", "migrate", "healthcheck", "version"} {
+		byFlag, err := runCmd(t, env(), name, "-h")
+		if err != nil {
+			t.Fatalf("%s -h: %v", name, err)
+		}
+		byHelp, err := runCmd(t, env(), "help", name)
+		if err != nil {
+			t.Fatalf("help %s: %v", name, err)
+		}
+		if byFlag != byHelp {
+			t.Errorf("%s -h and help %s differ:\n%s\n---\n%s", name, name, byFlag, byHelp)
+		}
+		usage, _ := usageOf(name)
+		if !strings.HasPrefix(byFlag, "Usage: "+usage+"\n") {
+			t.Errorf("%s -h = %q; want it to start with its usage", name, byFlag)
+		}
+		// Its own usage, not the table of every variable.
+		if strings.Contains(byFlag, "RATE_LIMIT_LOGIN") || strings.Count(byFlag, "\n") > 6 {
+			t.Errorf("%s -h prints more than its own usage:\n%s", name, byFlag)
+		}
+	}
+	if out, _ := runCmd(t, env(), "revoke-user", "-h"); !strings.Contains(out, "It reads DATABASE_URL") {
+		t.Errorf("revoke-user -h does not say what it reads:\n%s", out)
+	}
+	if out, _ := runCmd(t, env(), "serve", "-h"); !strings.HasPrefix(out, "Usage: tokengate [serve]\n") || !strings.Contains(out, "RATE_LIMIT_LOGIN") {
+		t.Errorf("serve -h: want its usage and every variable:\n%s", out)
+	}
+	if _, err := runCmd(t, env(), "help", "frobnicate"); err == nil || !strings.Contains(err.Error(), "usage: tokengate help [COMMAND]") {
+		t.Errorf("help frobnicate: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	stamped := &debug.BuildInfo{
+		GoVersion: "go1.26.8",
+		Path:      "github.com/tokengate/tokengate",
+		Main:      debug.Module{Path: "github.com/tokengate/tokengate", Version: "v0.0.0-20261202001457-ffb22052fb56+dirty"},
+		Settings: []debug.BuildSetting{
+			{Key: "GOOS", Value: "linux"}, {Key: "GOARCH", Value: "arm64"},
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "ffb22052fb564fc669c4fb4314a8d340e8d4ad39"},
+			{Key: "vcs.time", Value: "2026-12-02T00:14:57Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	want := "tokengate v0.0.0-20261202001457-ffb22052fb56+dirty\n" +
+		"module    github.com/tokengate/tokengate\n" +
+		"revision  ffb22052fb564fc669c4fb4314a8d340e8d4ad39 (committed 2026-12-02T00:14:57Z, with uncommitted changes)\n" +
+		"go        go1.26.8 linux/arm64\n"
+	if got := versionText(stamped, true); got != want {
+		t.Errorf("stamped build:\n%s\nwant\n%s", got, want)
+	}
+
+	// A tagged release installed with go install has a version but no VCS
+	// stamp; go run has neither.
+	unstamped := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/tokengate/tokengate", Version: "v1.4.0"}}
+	got := versionText(unstamped, true)
+	if !strings.HasPrefix(got, "tokengate v1.4.0\nmodule    github.com/tokengate/tokengate\nrevision  not recorded: ") {
+		t.Errorf("unstamped build:\n%s", got)
+	}
+
+	// The test binary's own build information, through the command.
+	out, err := runCmd(t, env(), "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "tokengate ") || !strings.Contains(out, "\nrevision  ") || !strings.Contains(out, "\ngo        "+runtime.Version()) {
+		t.Errorf("tokengate version:\n%s", out)
+	}
+}
+
+func TestInMemorySecretsAreKeptNowhere(t *testing.T) {
+	p := start(t, env("ADDR", "127.0.0.1:0", "DATABASE_URL", "sqlite::memory:", "BCRYPT_COST", "4"))
+	logs := p.logs()
+	if !strings.Contains(logs, "generated new token secrets, kept nowhere") || strings.Contains(logs, "kept_in") {
+		t.Errorf("want the secrets warning to say they are kept nowhere, without kept_in:\n%s", logs)
+	}
+
+	dir := t.TempDir()
+	p = start(t, env("ADDR", "127.0.0.1:0", "DATABASE_URL", "sqlite:"+filepath.Join(dir, "tg.db"), "BCRYPT_COST", "4"))
+	if want := "kept_in=" + filepath.Join(dir, config.SecretsFileName); !strings.Contains(p.logs(), want) {
+		t.Errorf("a file database: want the warning to say %s:\n%s", want, p.logs())
+	}
+}
+
+func TestAccessTTLLongerThanRefreshTTLStopsStartup(t *testing.T) {
+	_, err := runCmd(t, env("DATABASE_URL", "sqlite::memory:", "ACCESS_TOKEN_TTL", "2h", "REFRESH_TOKEN_TTL", "1h"))
+	if err == nil || !strings.HasPrefix(err.Error(), "ACCESS_TOKEN_TTL: 2h0m0s is longer than REFRESH_TOKEN_TTL") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// closedPort returns an address nothing listens on: a port just freed.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }

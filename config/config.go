@@ -229,7 +229,7 @@ const DefaultGCPercent = 400
 // WriteUsage writes the table of every environment variable, its default
 // and its meaning: what -h prints.
 func WriteUsage(w io.Writer) {
-	fmt.Fprint(w, "Usage: tokengate [-h]\n\n"+
+	fmt.Fprint(w, "Environment:\n\n"+
 		"tokengate is configured through environment variables. An unset or empty\n"+
 		"variable takes its default; a bad value stops start-up with a message\n"+
 		"naming the variable.\n\n")
