@@ -11,15 +11,21 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tokengate/tokengate/config"
+	"github.com/tokengate/tokengate/internal/pgtest"
 )
 
 // env is a getenv over a map, so each test states its whole environment.
@@ -395,4 +401,194 @@ func closedPort(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// testSecrets are the two token secrets serve needs with PostgreSQL.
+var testSecrets = []string{
+	"ACCESS_TOKEN_SECRET", "access-secret-for-run-tests-0123456789",
+	"REFRESH_TOKEN_SECRET", "refresh-secret-for-run-tests-0123456789",
+}
+
+// pgServer is the test PostgreSQL server as a base URL without database,
+// user or options, so that each case can name its own. sslmode is left at
+// its default (prefer), under which pgx first tries TLS, as an operator's
+// URL usually does.
+func pgServer(t *testing.T) (hostPort string, admin string) {
+	t.Helper()
+	pgtest.Require(t)
+	admin = os.Getenv(pgtest.EnvURL)
+	cfg, err := pgx.ParseConfig(admin)
+	if err != nil {
+		t.Fatalf("parse %s: %v", pgtest.EnvURL, err)
+	}
+	if strings.HasPrefix(cfg.Host, "/") {
+		t.Skipf("%s names a Unix socket; these cases need TCP", pgtest.EnvURL)
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), admin
+}
+
+// adminExec runs statements as the test server's administrator.
+func adminExec(t *testing.T, admin string, stmts ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// requirePassword makes the test server ask role for its password, which
+// the test cluster (trust authentication) otherwise never does: lines for
+// that role alone go first in pg_hba.conf, and are removed when the test
+// ends.
+func requirePassword(t *testing.T, admin, role string) {
+	t.Helper()
+	data := os.Getenv("TOKENGATE_TEST_PGDATA")
+	if data == "" {
+		t.Skip("TOKENGATE_TEST_PGDATA is not set: a password check needs a server that asks for one (scripts/with-postgres.sh sets it)")
+	}
+	hba := filepath.Join(data, "pg_hba.conf")
+	before, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := "host all " + role + " 127.0.0.1/32 scram-sha-256\nhost all " + role + " ::1/128 scram-sha-256\n"
+	if err := os.WriteFile(hba, append([]byte(lines), before...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminExec(t, admin, "SELECT pg_reload_conf()")
+	t.Cleanup(func() {
+		if err := os.WriteFile(hba, before, 0o600); err != nil {
+			t.Error(err)
+		}
+		adminExec(t, admin, "SELECT pg_reload_conf()")
+	})
+}
+
+// uniqueName returns a role or database name no other test uses.
+func uniqueName(prefix string) string {
+	return prefix + strconv.FormatInt(time.Now().UnixNano(), 36)
+}
+
+func TestPostgresStartupSaysWhatIsWrong(t *testing.T) {
+	hostPort, admin := pgServer(t)
+	db := pgtest.URL(t) // a database that exists, migrations applied by no one yet
+	cfg, err := pgx.ParseConfig(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := uniqueName("tg_password_")
+	adminExec(t, admin, "CREATE ROLE "+role+" LOGIN PASSWORD 'right-pa55word'")
+	t.Cleanup(func() { adminExec(t, admin, "DROP ROLE "+role) })
+	requirePassword(t, admin, role)
+
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"wrong password", "postgres://" + role + ":wrong-pa55word@" + hostPort + "/" + cfg.Database,
+			`refused the password of user "` + role + `" (password authentication failed)`},
+		{"missing database", "postgres://" + cfg.User + "@" + hostPort + "/tokengate_no_such_db",
+			`has no database "tokengate_no_such_db": create it (CREATE DATABASE tokengate_no_such_db OWNER ` + cfg.User + `)`},
+		{"unknown role", "postgres://tg_no_such_role@" + hostPort + "/" + cfg.Database,
+			`refused user "tg_no_such_role" (authentication failed: role "tg_no_such_role" does not exist)`},
+		{"closed port", "postgres://" + cfg.User + "@" + closedPort(t) + "/" + cfg.Database,
+			"connection refused (is PostgreSQL running, on this host and port?)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, cmd := range []string{"serve", "migrate"} {
+				_, err := runCmd(t, env(append([]string{"ADDR", "127.0.0.1:0", "DATABASE_URL", tc.url}, testSecrets...)...), cmd)
+				onePlainLine(t, err, tc.want)
+				if strings.Contains(fmt.Sprint(err), "wrong-pa55word") {
+					t.Errorf("%s: %q shows the password", cmd, err)
+				}
+			}
+		})
+	}
+
+	// Where the server is right, migrate and revoke-user run without any
+	// token secret.
+	right := env("DATABASE_URL", db)
+	if out, err := runCmd(t, right, "migrate"); err != nil || out != "postgres store is up to date\n" {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	_, err = runCmd(t, right, "revoke-user", "nobody@example.com")
+	onePlainLine(t, err, `revoke-user: no account has the e-mail address "nobody@example.com"`)
+}
+
+// TestReadmePostgresSetupWorksAsPrinted runs the README's PostgreSQL
+// set-up against the test server: its SQL creates the role and the
+// database (under names of this test's own), its shell lines make the
+// secrets file and read it back, and tokengate then serves with them, the
+// role's password checked.
+func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
+	hostPort, admin := pgServer(t)
+	blocks := shBlocks(t, "### PostgreSQL")
+	if len(blocks) != 3 {
+		t.Fatalf("want the README's three PostgreSQL blocks (role and database, secrets, start), got %d", len(blocks))
+	}
+	name := uniqueName("tg_readme_")
+	rename := strings.NewReplacer("tokengate", name).Replace
+
+	// 1. The superuser's SQL.
+	psql := regexp.MustCompile(`^sudo -u postgres psql -c "(.*)"$`)
+	var stmts []string
+	for line := range strings.Lines(blocks[0]) {
+		m := psql.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			t.Fatalf("unexpected line in the README's role and database block: %q", line)
+		}
+		stmts = append(stmts, rename(m[1]))
+	}
+	t.Cleanup(func() {
+		adminExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "DROP ROLE IF EXISTS "+name)
+	})
+	adminExec(t, admin, stmts...)
+	requirePassword(t, admin, name)
+
+	// 2. and 3. The secrets, made once into a file and read back, and the
+	// URL; the program runs here rather than through go run.
+	start3, _, ok := strings.Cut(blocks[2], "go run .")
+	if !ok {
+		t.Fatal("the README's last PostgreSQL block does not run go run .")
+	}
+	dir := t.TempDir()
+	script := blocks[1] + strings.ReplaceAll(start3, "localhost:5432", hostPort) +
+		`printf '%s\n' "$ACCESS_TOKEN_SECRET" "$REFRESH_TOKEN_SECRET" "$DATABASE_URL"` + "\n"
+	script = strings.ReplaceAll(script, "@"+hostPort+"/tokengate", "@"+hostPort+"/"+name)
+	script = strings.ReplaceAll(script, "postgres://tokengate:", "postgres://"+name+":")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's PostgreSQL lines failed: %v\n%s", err, out)
+	}
+	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(vals) != 3 || len(vals[0]) < config.MinSecretBytes || len(vals[1]) < config.MinSecretBytes || vals[0] == vals[1] {
+		t.Fatalf("want two different secrets of at least %d bytes and the URL, got %d lines", config.MinSecretBytes, len(vals))
+	}
+	if info, err := os.Stat(filepath.Join(dir, "tokengate.env")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("tokengate.env: %v, %v; want mode 0600", info, err)
+	}
+
+	p := start(t, env("ADDR", "127.0.0.1:0", "BCRYPT_COST", "4",
+		"ACCESS_TOKEN_SECRET", vals[0], "REFRESH_TOKEN_SECRET", vals[1], "DATABASE_URL", vals[2]))
+	res, body := postJSON(t, "http://"+p.addr+"/auth/register", `{"email":"ada@example.com","password":"correct horse battery","name":"Ada"}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %v", res.StatusCode, body)
+	}
+
+	// The same URL with another password is refused, in one line.
+	wrong := strings.Replace(vals[2], ":change-me@", ":not-the-password@", 1)
+	if wrong == vals[2] {
+		t.Fatal("the README's DATABASE_URL no longer has the password change-me")
+	}
+	_, err = runCmd(t, env("DATABASE_URL", wrong), "migrate")
+	onePlainLine(t, err, "password authentication failed")
 }
