@@ -91,6 +91,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			writeHelp(stdout)
 			return nil
 		}
+		if len(rest) == 1 && isHelpFlag(rest[0]) {
+			writeCommandHelp(stdout, name)
+			return nil
+		}
 		if len(rest) > 1 || !isCommand(rest[0]) {
 			return fmt.Errorf("usage: %s; commands: %s", helpUsage, strings.Join(commandNames(), ", "))
 		}
@@ -98,7 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "version":
 		if len(rest) > 0 {
-			if !slices.Contains([]string{"-h", "-help", "--help"}, rest[0]) {
+			if len(rest) > 1 || !isHelpFlag(rest[0]) {
 				return fmt.Errorf("usage: %s", versionUsage)
 			}
 			writeCommandHelp(stdout, name)
@@ -127,6 +131,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return cmd.run(ctx, cfg, stdout, stderr)
+}
+
+// isHelpFlag reports the spellings of -h that the flag package accepts.
+func isHelpFlag(arg string) bool {
+	return slices.Contains([]string{"-h", "--h", "-help", "--help"}, arg)
 }
 
 func isCommand(name string) bool {

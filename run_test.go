@@ -299,7 +299,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 
-	for _, name := range []string{"revoke-user", "migrate", "healthcheck", "version"} {
+	for _, name := range []string{"revoke-user", "migrate", "healthcheck", "version", "help"} {
 		byFlag, err := runCmd(t, env(), name, "-h")
 		if err != nil {
 			t.Fatalf("%s -h: %v", name, err)
