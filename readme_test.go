@@ -174,3 +174,24 @@ func TestReadmeOpensWithTwoCommands(t *testing.T) {
 		t.Errorf("the paragraph after the two commands does not say the first go run takes about two minutes:\n%s", para)
 	}
 }
+
+// TestReadmeWarnsThatShellSecretsChange keeps the PostgreSQL section's
+// warning, and its advice, in place: secrets made with $(openssl rand ...)
+// in each new shell differ from shell to shell.
+func TestReadmeWarnsThatShellSecretsChange(t *testing.T) {
+	_, section, _ := strings.Cut(readme(t), "\n### PostgreSQL\n")
+	section, _, _ = strings.Cut(section, "\n### ")
+	prose := strings.Join(strings.Fields(section), " ")
+	for _, want := range []string{
+		"Make the token secrets once and keep them. `$(openssl rand ...)` typed into each new shell makes new secrets in each",
+		"> tokengate.env",
+		". ./tokengate.env",
+	} {
+		if !strings.Contains(prose, want) {
+			t.Errorf("the README's PostgreSQL section no longer says %q", want)
+		}
+	}
+	if strings.Contains(section, "export ACCESS_TOKEN_SECRET=$(openssl") {
+		t.Error("the README's PostgreSQL section exports a new secret in every shell again")
+	}
+}
