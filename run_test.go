@@ -268,6 +268,10 @@ func TestCommandsWithoutTokensNeedNoSecrets(t *testing.T) {
 			t.Errorf("%s: %v; want no token secret required", args[0], err)
 		}
 	}
+	_, err := runCmd(t, env("DATABASE_URL", "postgres://tokengate@db.invalid/tokengate", "ADDR", closedPort(t)), "healthcheck")
+	if err == nil || !strings.HasPrefix(err.Error(), "healthcheck: ") {
+		t.Errorf("healthcheck: %v; want it to try the server, no token secret required", err)
+	}
 	if _, err := runCmd(t, getenv); err == nil || !strings.Contains(err.Error(), "ACCESS_TOKEN_SECRET") {
 		t.Errorf("serve without secrets on PostgreSQL: %v; want them required", err)
 	}
@@ -500,6 +504,9 @@ func TestPostgresStartupSaysWhatIsWrong(t *testing.T) {
 			`refused user "tg_no_such_role" (authentication failed: role "tg_no_such_role" does not exist)`},
 		{"closed port", "postgres://" + cfg.User + "@" + closedPort(t) + "/" + cfg.Database,
 			"connection refused (is PostgreSQL running, on this host and port?)"},
+		// Signed in, but in a database it does not own (PostgreSQL 15).
+		{"not the owner", "postgres://" + role + ":right-pa55word@" + hostPort + "/" + cfg.Database,
+			"PostgreSQL refused the user of DATABASE_URL what the migrations need (permission denied for schema public): make that user the owner of the database"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, cmd := range []string{"serve", "migrate"} {

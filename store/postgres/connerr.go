@@ -23,15 +23,28 @@ import (
 // by waiting, and pgx's own message spans lines (a "tls error" line for the
 // encrypted attempt that sslmode=prefer makes first, then the real cause).
 //
+// It also words the one refusal that follows a successful connection at
+// start-up and that no wait cures: a user that may not create tokengate's
+// tables, as in a database it does not own since PostgreSQL 15.
+//
 // The result still wraps err, for errors.Is and errors.As; only the message
 // is new. It never contains the password. Any other error is returned as it
 // is; nil stays nil.
 func DescribeConnectError(err error) error {
-	var ce *pgconn.ConnectError
-	if err == nil || !errors.As(err, &ce) || ce.Config == nil {
-		return err
+	var (
+		ce    *pgconn.ConnectError
+		pgErr *pgconn.PgError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce) && ce.Config != nil:
+		return &connectError{msg: describe(ce), err: err}
+	case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
+		return &connectError{err: err, msg: "PostgreSQL refused the user of DATABASE_URL what the migrations need (" + pgErr.Message +
+			"): make that user the owner of the database (CREATE DATABASE ... OWNER ..., or ALTER DATABASE ... OWNER TO ...)"}
 	}
-	return &connectError{msg: describe(ce), err: err}
+	return err
 }
 
 // connectError is an error DescribeConnectError recognised.

@@ -191,6 +191,17 @@ func TestDescribeConnectErrorLeavesOtherErrorsAlone(t *testing.T) {
 	}
 }
 
+func TestDescribeConnectErrorExplainsMissingPrivileges(t *testing.T) {
+	err := fmt.Errorf("migrate postgres: create version table: %w", &pgconn.PgError{Code: "42501", Message: "permission denied for schema public"})
+	got := DescribeConnectError(err)
+	if want := "(permission denied for schema public): make that user the owner of the database"; !strings.Contains(got.Error(), want) {
+		t.Errorf("got %q, want it to contain %q", got, want)
+	}
+	if !errors.Is(got, err) {
+		t.Error("the cause is lost")
+	}
+}
+
 func TestQuoteIdent(t *testing.T) {
 	for in, want := range map[string]string{
 		"tokengate": "tokengate", "tg_2": "tg_2", "Tokengate": `"Tokengate"`, "2tg": `"2tg"`,
