@@ -451,12 +451,14 @@ func adminExec(t *testing.T, admin string, stmts ...string) {
 // requirePassword makes the test server ask role for its password, which
 // the test cluster (trust authentication) otherwise never does: lines for
 // that role alone go first in pg_hba.conf, and are removed when the test
-// ends.
-func requirePassword(t *testing.T, admin, role string) {
+// ends. It reports false, changing nothing, on a server whose data
+// directory it does not know.
+func requirePassword(t *testing.T, admin, role string) bool {
 	t.Helper()
 	data := os.Getenv("TOKENGATE_TEST_PGDATA")
 	if data == "" {
-		t.Skip("TOKENGATE_TEST_PGDATA is not set: a password check needs a server that asks for one (scripts/with-postgres.sh sets it)")
+		t.Log("TOKENGATE_TEST_PGDATA is not set (scripts/with-postgres.sh sets it): the server's password checks are left as they are")
+		return false
 	}
 	hba := filepath.Join(data, "pg_hba.conf")
 	before, err := os.ReadFile(hba)
@@ -474,6 +476,7 @@ func requirePassword(t *testing.T, admin, role string) {
 		}
 		adminExec(t, admin, "SELECT pg_reload_conf()")
 	})
+	return true
 }
 
 // uniqueName returns a role or database name no other test uses.
@@ -491,7 +494,7 @@ func TestPostgresStartupSaysWhatIsWrong(t *testing.T) {
 	role := uniqueName("tg_password_")
 	adminExec(t, admin, "CREATE ROLE "+role+" LOGIN PASSWORD 'right-pa55word'")
 	t.Cleanup(func() { adminExec(t, admin, "DROP ROLE "+role) })
-	requirePassword(t, admin, role)
+	passwords := requirePassword(t, admin, role)
 
 	for _, tc := range []struct {
 		name, url, want string
@@ -509,6 +512,9 @@ func TestPostgresStartupSaysWhatIsWrong(t *testing.T) {
 			"PostgreSQL refused the user of DATABASE_URL what the migrations need (permission denied for schema public): make that user the owner of the database"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "wrong password" && !passwords {
+				t.Skip("the server does not check passwords")
+			}
 			for _, cmd := range []string{"serve", "migrate"} {
 				_, err := runCmd(t, env(append([]string{"ADDR", "127.0.0.1:0", "DATABASE_URL", tc.url}, testSecrets...)...), cmd)
 				onePlainLine(t, err, tc.want)
@@ -557,7 +563,7 @@ func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
 		adminExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "DROP ROLE IF EXISTS "+name)
 	})
 	adminExec(t, admin, stmts...)
-	requirePassword(t, admin, name)
+	passwords := requirePassword(t, admin, name)
 
 	// 2. and 3. The secrets, made once into a file and read back, and the
 	// URL; the program runs here rather than through go run.
@@ -592,6 +598,9 @@ func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
 	}
 
 	// The same URL with another password is refused, in one line.
+	if !passwords {
+		return
+	}
 	wrong := strings.Replace(vals[2], ":change-me@", ":not-the-password@", 1)
 	if wrong == vals[2] {
 		t.Fatal("the README's DATABASE_URL no longer has the password change-me")
