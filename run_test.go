@@ -4,16 +4,28 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tokengate/tokengate/config"
+	"github.com/tokengate/tokengate/internal/pgtest"
 )
 
 // env is a getenv over a map, so each test states its whole environment.
@@ -31,6 +43,17 @@ type process struct {
 	done chan struct{} // closed when run returns
 	err  error         // run's result, valid once done is closed
 	stop context.CancelFunc
+
+	mu  sync.Mutex
+	log strings.Builder // what the program wrote to stderr so far
+}
+
+// logs returns what the program has logged so far: at least everything up
+// to its "listening" line once start has returned.
+func (p *process) logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
 }
 
 var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
@@ -50,15 +73,16 @@ func start(t *testing.T, getenv func(string) string) *process {
 	addr := make(chan string, 1)
 	logs := make(chan string, 1)
 	go func() {
-		var all strings.Builder
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			all.WriteString(sc.Text() + "\n")
+			p.mu.Lock()
+			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
 		}
-		logs <- all.String()
+		logs <- p.logs()
 	}()
 	select {
 	case p.addr = <-addr:
@@ -196,4 +220,391 @@ func TestGCDefaultYieldsToGOGC(t *testing.T) {
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("GOGC=150: runtime target %d, want it left at 150", got)
 	}
+}
+
+// runCmd runs one command of the program to its end and returns what it
+// wrote to stdout and its error.
+func runCmd(t *testing.T, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var out strings.Builder
+	err := run(context.Background(), append([]string{"tokengate"}, args...), getenv, &out, io.Discard)
+	return out.String(), err
+}
+
+// onePlainLine fails the test unless err is a single line that says want
+// and none of the store's internals.
+func onePlainLine(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error; want one saying %q", want)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, want) {
+		t.Errorf("error %q does not say %q", msg, want)
+	}
+	for _, internal := range []string{"\n", "NOT_FOUND", "STORE_UNAVAILABLE", "try again", "sql:", "tls error", "failed to connect"} {
+		if strings.Contains(msg, internal) {
+			t.Errorf("error %q contains %q; want one plain line", msg, internal)
+		}
+	}
+}
+
+func TestRevokeUserExplainsAMissInOneLine(t *testing.T) {
+	getenv := env("DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "tokengate.db"))
+	_, err := runCmd(t, getenv, "revoke-user", "nobody@example.com")
+	onePlainLine(t, err, `revoke-user: no account has the e-mail address "nobody@example.com"`)
+	_, err = runCmd(t, getenv, "revoke-user", "not an address")
+	onePlainLine(t, err, `revoke-user: "not an address": email is not a valid address`)
+}
+
+func TestCommandsWithoutTokensNeedNoSecrets(t *testing.T) {
+	// No secret is set, and PostgreSQL would require both for serve: the
+	// commands get as far as connecting, which fails for its own reason.
+	getenv := env("DATABASE_URL", "postgres://tokengate@"+closedPort(t)+"/tokengate?sslmode=disable")
+	for _, args := range [][]string{{"migrate"}, {"revoke-user", "ada@example.com"}} {
+		_, err := runCmd(t, getenv, args...)
+		onePlainLine(t, err, "connection refused")
+		if strings.Contains(fmt.Sprint(err), "SECRET") {
+			t.Errorf("%s: %v; want no token secret required", args[0], err)
+		}
+	}
+	_, err := runCmd(t, env("DATABASE_URL", "postgres://tokengate@db.invalid/tokengate", "ADDR", closedPort(t)), "healthcheck")
+	if err == nil || !strings.HasPrefix(err.Error(), "healthcheck: ") {
+		t.Errorf("healthcheck: %v; want it to try the server, no token secret required", err)
+	}
+	if _, err := runCmd(t, getenv); err == nil || !strings.Contains(err.Error(), "ACCESS_TOKEN_SECRET") {
+		t.Errorf("serve without secrets on PostgreSQL: %v; want them required", err)
+	}
+
+	// With SQLite they leave no generated secrets behind either.
+	dir := t.TempDir()
+	getenv = env("DATABASE_URL", "sqlite:"+filepath.Join(dir, "tokengate.db"))
+	if out, err := runCmd(t, getenv, "migrate"); err != nil || out != "sqlite store is up to date\n" {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, config.SecretsFileName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("migrate made a secrets file (stat: %v)", err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	full, err := runCmd(t, env(), "help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dashH, _ := runCmd(t, env(), "-h")
+	if full != dashH {
+		t.Errorf("tokengate help and tokengate -h differ:\n%s\n---\n%s", full, dashH)
+	}
+	for _, want := range []string{"Usage: tokengate [COMMAND] [-h]", "tokengate revoke-user EMAIL", "tokengate migrate",
+		"tokengate healthcheck", "tokengate version", "tokengate help [COMMAND]", "RATE_LIMIT_LOGIN"} {
+		if !strings.Contains(full, want) {
+			t.Errorf("tokengate help lacks %q:\n%s", want, full)
+		}
+	}
+
+	for _, name := range []string{"revoke-user", "migrate", "healthcheck", "version", "help"} {
+		byFlag, err := runCmd(t, env(), name, "-h")
+		if err != nil {
+			t.Fatalf("%s -h: %v", name, err)
+		}
+		byHelp, err := runCmd(t, env(), "help", name)
+		if err != nil {
+			t.Fatalf("help %s: %v", name, err)
+		}
+		if byFlag != byHelp {
+			t.Errorf("%s -h and help %s differ:\n%s\n---\n%s", name, name, byFlag, byHelp)
+		}
+		usage, _ := usageOf(name)
+		if !strings.HasPrefix(byFlag, "Usage: "+usage+"\n") {
+			t.Errorf("%s -h = %q; want it to start with its usage", name, byFlag)
+		}
+		// Its own usage, not the table of every variable.
+		if strings.Contains(byFlag, "RATE_LIMIT_LOGIN") || strings.Count(byFlag, "\n") > 6 {
+			t.Errorf("%s -h prints more than its own usage:\n%s", name, byFlag)
+		}
+	}
+	if out, _ := runCmd(t, env(), "revoke-user", "-h"); !strings.Contains(out, "It reads DATABASE_URL") {
+		t.Errorf("revoke-user -h does not say what it reads:\n%s", out)
+	}
+	if out, _ := runCmd(t, env(), "serve", "-h"); !strings.HasPrefix(out, "Usage: tokengate [serve]\n") || !strings.Contains(out, "RATE_LIMIT_LOGIN") {
+		t.Errorf("serve -h: want its usage and every variable:\n%s", out)
+	}
+	if _, err := runCmd(t, env(), "help", "frobnicate"); err == nil || !strings.Contains(err.Error(), "usage: tokengate help [COMMAND]") {
+		t.Errorf("help frobnicate: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	stamped := &debug.BuildInfo{
+		GoVersion: "go1.26.8",
+		Path:      "github.com/tokengate/tokengate",
+		Main:      debug.Module{Path: "github.com/tokengate/tokengate", Version: "v0.0.0-20261202001457-ffb22052fb56+dirty"},
+		Settings: []debug.BuildSetting{
+			{Key: "GOOS", Value: "linux"}, {Key: "GOARCH", Value: "arm64"},
+			{Key: "vcs", Value: "git"},
+			{Key: "vcs.revision", Value: "ffb22052fb564fc669c4fb4314a8d340e8d4ad39"},
+			{Key: "vcs.time", Value: "2026-12-02T00:14:57Z"},
+			{Key: "vcs.modified", Value: "true"},
+		},
+	}
+	want := "tokengate v0.0.0-20261202001457-ffb22052fb56+dirty\n" +
+		"module    github.com/tokengate/tokengate\n" +
+		"revision  ffb22052fb564fc669c4fb4314a8d340e8d4ad39 (committed 2026-12-02T00:14:57Z, with uncommitted changes)\n" +
+		"go        go1.26.8 linux/arm64\n"
+	if got := versionText(stamped, true); got != want {
+		t.Errorf("stamped build:\n%s\nwant\n%s", got, want)
+	}
+
+	// A tagged release installed with go install has a version but no VCS
+	// stamp; go run has neither.
+	unstamped := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/tokengate/tokengate", Version: "v1.4.0"}}
+	got := versionText(unstamped, true)
+	if !strings.HasPrefix(got, "tokengate v1.4.0\nmodule    github.com/tokengate/tokengate\nrevision  not recorded: ") {
+		t.Errorf("unstamped build:\n%s", got)
+	}
+
+	// The test binary's own build information, through the command.
+	out, err := runCmd(t, env(), "version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "tokengate ") || !strings.Contains(out, "\nrevision  ") || !strings.Contains(out, "\ngo        "+runtime.Version()) {
+		t.Errorf("tokengate version:\n%s", out)
+	}
+}
+
+func TestInMemorySecretsAreKeptNowhere(t *testing.T) {
+	p := start(t, env("ADDR", "127.0.0.1:0", "DATABASE_URL", "sqlite::memory:", "BCRYPT_COST", "4"))
+	logs := p.logs()
+	if !strings.Contains(logs, "generated new token secrets, kept nowhere") || strings.Contains(logs, "kept_in") {
+		t.Errorf("want the secrets warning to say they are kept nowhere, without kept_in:\n%s", logs)
+	}
+
+	dir := t.TempDir()
+	p = start(t, env("ADDR", "127.0.0.1:0", "DATABASE_URL", "sqlite:"+filepath.Join(dir, "tg.db"), "BCRYPT_COST", "4"))
+	if want := "kept_in=" + filepath.Join(dir, config.SecretsFileName); !strings.Contains(p.logs(), want) {
+		t.Errorf("a file database: want the warning to say %s:\n%s", want, p.logs())
+	}
+}
+
+func TestAccessTTLLongerThanRefreshTTLStopsStartup(t *testing.T) {
+	_, err := runCmd(t, env("DATABASE_URL", "sqlite::memory:", "ACCESS_TOKEN_TTL", "2h", "REFRESH_TOKEN_TTL", "1h"))
+	if err == nil || !strings.HasPrefix(err.Error(), "ACCESS_TOKEN_TTL: 2h0m0s is longer than REFRESH_TOKEN_TTL") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// closedPort returns an address nothing listens on: a port just freed.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// testSecrets are the two token secrets serve needs with PostgreSQL.
+var testSecrets = []string{
+	"ACCESS_TOKEN_SECRET", "access-secret-for-run-tests-0123456789",
+	"REFRESH_TOKEN_SECRET", "refresh-secret-for-run-tests-0123456789",
+}
+
+// pgServer is the test PostgreSQL server as a base URL without database,
+// user or options, so that each case can name its own. sslmode is left at
+// its default (prefer), under which pgx first tries TLS, as an operator's
+// URL usually does.
+func pgServer(t *testing.T) (hostPort string, admin string) {
+	t.Helper()
+	pgtest.Require(t)
+	admin = os.Getenv(pgtest.EnvURL)
+	cfg, err := pgx.ParseConfig(admin)
+	if err != nil {
+		t.Fatalf("parse %s: %v", pgtest.EnvURL, err)
+	}
+	if strings.HasPrefix(cfg.Host, "/") {
+		t.Skipf("%s names a Unix socket; these cases need TCP", pgtest.EnvURL)
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), admin
+}
+
+// adminExec runs statements as the test server's administrator.
+func adminExec(t *testing.T, admin string, stmts ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// requirePassword makes the test server ask role for its password, which
+// the test cluster (trust authentication) otherwise never does: lines for
+// that role alone go first in pg_hba.conf, and are removed when the test
+// ends. It reports false, changing nothing, on a server whose data
+// directory it does not know.
+func requirePassword(t *testing.T, admin, role string) bool {
+	t.Helper()
+	data := os.Getenv("TOKENGATE_TEST_PGDATA")
+	if data == "" {
+		t.Log("TOKENGATE_TEST_PGDATA is not set (scripts/with-postgres.sh sets it): the server's password checks are left as they are")
+		return false
+	}
+	hba := filepath.Join(data, "pg_hba.conf")
+	before, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := "host all " + role + " 127.0.0.1/32 scram-sha-256\nhost all " + role + " ::1/128 scram-sha-256\n"
+	if err := os.WriteFile(hba, append([]byte(lines), before...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminExec(t, admin, "SELECT pg_reload_conf()")
+	t.Cleanup(func() {
+		if err := os.WriteFile(hba, before, 0o600); err != nil {
+			t.Error(err)
+		}
+		adminExec(t, admin, "SELECT pg_reload_conf()")
+	})
+	return true
+}
+
+// uniqueName returns a role or database name no other test uses.
+func uniqueName(prefix string) string {
+	return prefix + strconv.FormatInt(time.Now().UnixNano(), 36)
+}
+
+func TestPostgresStartupSaysWhatIsWrong(t *testing.T) {
+	hostPort, admin := pgServer(t)
+	db := pgtest.URL(t) // a database that exists, migrations applied by no one yet
+	cfg, err := pgx.ParseConfig(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := uniqueName("tg_password_")
+	adminExec(t, admin, "CREATE ROLE "+role+" LOGIN PASSWORD 'right-pa55word'")
+	t.Cleanup(func() { adminExec(t, admin, "DROP ROLE "+role) })
+	passwords := requirePassword(t, admin, role)
+
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"wrong password", "postgres://" + role + ":wrong-pa55word@" + hostPort + "/" + cfg.Database,
+			`refused the password of user "` + role + `" (password authentication failed)`},
+		{"missing database", "postgres://" + cfg.User + "@" + hostPort + "/tokengate_no_such_db",
+			`has no database "tokengate_no_such_db": create it (CREATE DATABASE tokengate_no_such_db OWNER ` + cfg.User + `)`},
+		{"unknown role", "postgres://tg_no_such_role@" + hostPort + "/" + cfg.Database,
+			`refused user "tg_no_such_role" (authentication failed: role "tg_no_such_role" does not exist)`},
+		{"closed port", "postgres://" + cfg.User + "@" + closedPort(t) + "/" + cfg.Database,
+			"connection refused (is PostgreSQL running, on this host and port?)"},
+		// Signed in, but in a database it does not own (PostgreSQL 15).
+		{"not the owner", "postgres://" + role + ":right-pa55word@" + hostPort + "/" + cfg.Database,
+			"PostgreSQL refused the user of DATABASE_URL what the migrations need (permission denied for schema public): make that user the owner of the database"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "wrong password" && !passwords {
+				t.Skip("the server does not check passwords")
+			}
+			for _, cmd := range []string{"serve", "migrate"} {
+				_, err := runCmd(t, env(append([]string{"ADDR", "127.0.0.1:0", "DATABASE_URL", tc.url}, testSecrets...)...), cmd)
+				onePlainLine(t, err, tc.want)
+				if strings.Contains(fmt.Sprint(err), "wrong-pa55word") {
+					t.Errorf("%s: %q shows the password", cmd, err)
+				}
+			}
+		})
+	}
+
+	// Where the server is right, migrate and revoke-user run without any
+	// token secret.
+	right := env("DATABASE_URL", db)
+	if out, err := runCmd(t, right, "migrate"); err != nil || out != "postgres store is up to date\n" {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	_, err = runCmd(t, right, "revoke-user", "nobody@example.com")
+	onePlainLine(t, err, `revoke-user: no account has the e-mail address "nobody@example.com"`)
+}
+
+// TestReadmePostgresSetupWorksAsPrinted runs the README's PostgreSQL
+// set-up against the test server: its SQL creates the role and the
+// database (under names of this test's own), its shell lines make the
+// secrets file and read it back, and tokengate then serves with them, the
+// role's password checked.
+func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
+	hostPort, admin := pgServer(t)
+	blocks := shBlocks(t, "### PostgreSQL")
+	if len(blocks) != 3 {
+		t.Fatalf("want the README's three PostgreSQL blocks (role and database, secrets, start), got %d", len(blocks))
+	}
+	name := uniqueName("tg_readme_")
+	rename := strings.NewReplacer("tokengate", name).Replace
+
+	// 1. The superuser's SQL.
+	psql := regexp.MustCompile(`^sudo -u postgres psql -c "(.*)"$`)
+	var stmts []string
+	for line := range strings.Lines(blocks[0]) {
+		m := psql.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			t.Fatalf("unexpected line in the README's role and database block: %q", line)
+		}
+		stmts = append(stmts, rename(m[1]))
+	}
+	t.Cleanup(func() {
+		adminExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", "DROP ROLE IF EXISTS "+name)
+	})
+	adminExec(t, admin, stmts...)
+	passwords := requirePassword(t, admin, name)
+
+	// 2. and 3. The secrets, made once into a file and read back, and the
+	// URL; the program runs here rather than through go run.
+	start3, _, ok := strings.Cut(blocks[2], "go run .")
+	if !ok {
+		t.Fatal("the README's last PostgreSQL block does not run go run .")
+	}
+	dir := t.TempDir()
+	script := blocks[1] + strings.ReplaceAll(start3, "localhost:5432", hostPort) +
+		`printf '%s\n' "$ACCESS_TOKEN_SECRET" "$REFRESH_TOKEN_SECRET" "$DATABASE_URL"` + "\n"
+	script = strings.ReplaceAll(script, "@"+hostPort+"/tokengate", "@"+hostPort+"/"+name)
+	script = strings.ReplaceAll(script, "postgres://tokengate:", "postgres://"+name+":")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's PostgreSQL lines failed: %v\n%s", err, out)
+	}
+	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(vals) != 3 || len(vals[0]) < config.MinSecretBytes || len(vals[1]) < config.MinSecretBytes || vals[0] == vals[1] {
+		t.Fatalf("want two different secrets of at least %d bytes and the URL, got %d lines", config.MinSecretBytes, len(vals))
+	}
+	if info, err := os.Stat(filepath.Join(dir, "tokengate.env")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("tokengate.env: %v, %v; want mode 0600", info, err)
+	}
+
+	p := start(t, env("ADDR", "127.0.0.1:0", "BCRYPT_COST", "4",
+		"ACCESS_TOKEN_SECRET", vals[0], "REFRESH_TOKEN_SECRET", vals[1], "DATABASE_URL", vals[2]))
+	res, body := postJSON(t, "http://"+p.addr+"/auth/register", `{"email":"ada@example.com","password":"correct horse battery","name":"Ada"}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %v", res.StatusCode, body)
+	}
+
+	// The same URL with another password is refused, in one line.
+	if !passwords {
+		return
+	}
+	wrong := strings.Replace(vals[2], ":change-me@", ":not-the-password@", 1)
+	if wrong == vals[2] {
+		t.Fatal("the README's DATABASE_URL no longer has the password change-me")
+	}
+	_, err = runCmd(t, env("DATABASE_URL", wrong), "migrate")
+	onePlainLine(t, err, "password authentication failed")
 }

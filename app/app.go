@@ -164,7 +164,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 	if err != nil {
 		return nil, fmt.Errorf("token secrets: %w", err)
 	}
-	if created {
+	switch {
+	case created && file == "":
+		log.Warn("generated new token secrets, kept nowhere: they end with this process, like the in-memory database; set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET in production")
+	case created:
 		log.Warn("generated new token secrets; set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET in production", "kept_in", file)
 	}
 
@@ -367,6 +370,11 @@ func OpenStore(ctx context.Context, cfg config.Config) (auth.Store, error) {
 	switch cfg.Database {
 	case config.Postgres:
 		st, err = postgres.Open(ctx, cfg.PostgresURL)
+		if err != nil {
+			// At start-up a refused password or a missing database is not
+			// "try again shortly": say which, in one line.
+			err = postgres.DescribeConnectError(err)
+		}
 	default:
 		st, err = sqlite.Open(ctx, cfg.SQLitePath)
 	}

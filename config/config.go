@@ -122,8 +122,13 @@ type Config struct {
 // -h/-help/--help, which writes every variable with its default and meaning
 // to usage and returns flag.ErrHelp. An unset or empty variable takes its
 // default. A bad value returns an error of one line, starting with the
-// variable's name, that never contains a secret.
-func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+// variable's name, that never contains a secret. opts relax what a command
+// that needs less than serve requires (WithoutTokenSecrets).
+func Load(args []string, getenv func(string) string, usage io.Writer, opts ...Option) (Config, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	fs := flag.NewFlagSet("tokengate", flag.ContinueOnError)
 	// The flag package would print its error and then the usage; the error
 	// is returned instead, for main to print once.
@@ -155,7 +160,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 			return Config{}, fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
-	if err := c.validate(); err != nil {
+	if err := c.validate(o); err != nil {
 		return Config{}, err
 	}
 	c.Args = fs.Args()
@@ -163,10 +168,19 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 }
 
 // validate checks the rules that involve more than one variable.
-func (c *Config) validate() error {
+func (c *Config) validate(o loadOptions) error {
+	if c.AccessTokenTTL > c.RefreshTokenTTL {
+		return fmt.Errorf("ACCESS_TOKEN_TTL: %v is longer than REFRESH_TOKEN_TTL (%v); the refresh token that renews an access token must outlive it",
+			c.AccessTokenTTL, c.RefreshTokenTTL)
+	}
 	if c.RefreshTokenTTL > c.SessionMaxAge {
 		return fmt.Errorf("REFRESH_TOKEN_TTL: %v is longer than SESSION_MAX_AGE (%v); a refresh token cannot outlive its session",
 			c.RefreshTokenTTL, c.SessionMaxAge)
+	}
+	// The token secret rules come last, so that a command without tokens
+	// skips only them: rules on other variables belong above.
+	if o.withoutTokenSecrets {
+		return nil
 	}
 	access, refresh := len(c.AccessTokenSecret) > 0, len(c.RefreshTokenSecret) > 0
 	switch {
@@ -215,7 +229,7 @@ const DefaultGCPercent = 400
 // WriteUsage writes the table of every environment variable, its default
 // and its meaning: what -h prints.
 func WriteUsage(w io.Writer) {
-	fmt.Fprint(w, "Usage: tokengate [-h]\n\n"+
+	fmt.Fprint(w, "Environment:\n\n"+
 		"tokengate is configured through environment variables. An unset or empty\n"+
 		"variable takes its default; a bad value stops start-up with a message\n"+
 		"naming the variable.\n\n")

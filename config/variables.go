@@ -55,7 +55,7 @@ var variables = []variable{
 		func(c *Config) *Secret { return &c.AccessTokenSecret }),
 	secretVar("REFRESH_TOKEN_SECRET", "HS256 key of refresh tokens, at least 32 bytes, different from ACCESS_TOKEN_SECRET",
 		func(c *Config) *Secret { return &c.RefreshTokenSecret }),
-	durationVar("ACCESS_TOKEN_TTL", "15m", "lifetime of an access token", 1,
+	durationVar("ACCESS_TOKEN_TTL", "15m", "lifetime of an access token; at most REFRESH_TOKEN_TTL", 1,
 		func(c *Config) *time.Duration { return &c.AccessTokenTTL }),
 	durationVar("REFRESH_TOKEN_TTL", "168h", "lifetime of a refresh token, renewed at every refresh; at most SESSION_MAX_AGE", 1,
 		func(c *Config) *time.Duration { return &c.RefreshTokenTTL }),

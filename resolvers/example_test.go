@@ -53,3 +53,28 @@ func TestExampleFieldAnswersTheCaller(t *testing.T) {
 		t.Errorf("currentSessionSince %v, want the second sign-in", stats.CurrentSessionSince)
 	}
 }
+
+// TestExampleFieldAfterLogoutAll is the README's example, which follows
+// its walk-through's "log out everywhere": the sessions logoutAll ended
+// are not counted, the one signed in after it is.
+func TestExampleFieldAfterLogoutAll(t *testing.T) {
+	s := newServer(t)
+	first := s.SignUp(t, "ada@example.com")
+	s.SignIn(t, "ada@example.com")
+	var out struct{ LogoutAll bool }
+	data(t, s, &out, `mutation { logoutAll }`, nil, "x-access-token", first.AccessToken)
+	if !out.LogoutAll {
+		t.Fatal("logoutAll answered false")
+	}
+	again := s.SignIn(t, "ada@example.com")
+
+	var got struct {
+		MyProfileStats struct {
+			ActiveSessions int `json:"activeSessions"`
+		} `json:"myProfileStats"`
+	}
+	data(t, s, &got, profileStatsQuery, nil, "x-access-token", again.AccessToken)
+	if n := got.MyProfileStats.ActiveSessions; n != 1 {
+		t.Errorf("activeSessions %d after logoutAll and one new sign-in, want 1", n)
+	}
+}
