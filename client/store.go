@@ -80,10 +80,19 @@ type lockChan struct {
 
 func (l *lockChan) lock(ctx context.Context) (func(), error) {
 	l.once.Do(func() { l.ch = make(chan struct{}, 1) })
+	unlock := func() func() {
+		var once sync.Once
+		return func() { once.Do(func() { <-l.ch }) }
+	}
+	// A free lock is taken whatever ctx says, as sync.Mutex would.
 	select {
 	case l.ch <- struct{}{}:
-		var once sync.Once
-		return func() { once.Do(func() { <-l.ch }) }, nil
+		return unlock(), nil
+	default:
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return unlock(), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
