@@ -186,9 +186,8 @@ func TestReuseSignsOut(t *testing.T) {
 
 	// A thief spends the refresh token first; the client, still holding it,
 	// presents it after the grace window.
-	res := s.srv.Do(t, http.MethodPost, "/auth/refresh", `{"refreshToken":"`+stolen.RefreshToken+`"}`)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("thief's refresh: %d %s", res.StatusCode, res.Body)
+	if status, body := s.post(t, "/auth/refresh", `{"refreshToken":"`+stolen.RefreshToken+`"}`); status != http.StatusOK {
+		t.Fatalf("thief's refresh: %d %s", status, body)
 	}
 	s.Advance(16 * time.Minute)
 
@@ -222,9 +221,8 @@ func TestRevokedSessionSignsOut(t *testing.T) {
 	tok := tokens(t, c)
 
 	// Another device signs every session out.
-	res := s.srv.Do(t, http.MethodPost, "/auth/logout-all", "", "x-access-token", tok.AccessToken)
-	if res.StatusCode != http.StatusNoContent {
-		t.Fatalf("logout-all: %d %s", res.StatusCode, res.Body)
+	if status, body := s.post(t, "/auth/logout-all", "", "x-access-token", tok.AccessToken); status != http.StatusNoContent {
+		t.Fatalf("logout-all: %d %s", status, body)
 	}
 	// Past the access token's expiry, so the refresh meets the revocation
 	// whether or not the server refuses the access token already.
@@ -410,9 +408,8 @@ func TestOnTokensSeesEveryChange(t *testing.T) {
 		t.Fatalf("OnTokens saw %+v, want sign-up, refresh, sign-out", seen)
 	}
 	// The session is over on the server too.
-	res := s.srv.Do(t, http.MethodPost, "/auth/refresh", `{"refreshToken":"`+refreshed.RefreshToken+`"}`)
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Errorf("refresh after SignOut: %d %s", res.StatusCode, res.Body)
+	if status, body := s.post(t, "/auth/refresh", `{"refreshToken":"`+refreshed.RefreshToken+`"}`); status != http.StatusUnauthorized {
+		t.Errorf("refresh after SignOut: %d %s", status, body)
 	}
 }
 

@@ -44,6 +44,14 @@ func startServer(t testing.TB) *server {
 	}
 }
 
+// post sends a request as another party would (a thief, another device),
+// past the counting transport. headers alternate name, value.
+func (s *server) post(t testing.TB, path, body string, headers ...string) (int, string) {
+	t.Helper()
+	res := s.srv.Do(t, http.MethodPost, path, body, headers...)
+	return res.StatusCode, string(res.Body)
+}
+
 // httpClient is the plain client to hand to client.WithHTTPClient.
 func (s *server) httpClient() *http.Client { return &http.Client{Transport: s.wire} }
 
