@@ -72,6 +72,12 @@ type Client struct {
 
 	mu     sync.Mutex
 	flight *flight
+	// parsed caches the claims of the access token last looked at, so a
+	// request decodes no token it has seen before.
+	parsed struct {
+		token  string
+		claims claims
+	}
 	// offset is the server's clock minus ours, learnt from the iat of the
 	// last pair received, so a client whose clock runs ahead does not
 	// refresh on every request, nor one that runs behind too late.
@@ -104,8 +110,9 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithOnTokens calls fn after every change of the pair this Client makes:
 // each sign-in, refresh and re-issued pair, and the zero Tokens when the
 // pair is cleared. Calls come one at a time, in the order of the changes.
-// fn must not sign in, sign out or send requests through this Client that
-// could change the pair: that change would wait for fn to return.
+// fn may read the pair with Tokens, but must not sign in, sign out or send
+// requests through this Client: a change made from inside fn would wait
+// for fn to return, for ever.
 func WithOnTokens(fn func(Tokens)) Option {
 	return func(c *Client) { c.onTokens = fn }
 }
@@ -297,9 +304,17 @@ func (c *Client) serverNow() time.Time {
 // expiring reports whether t's access token is due for a refresh; expired
 // whether the server would refuse it already.
 func (c *Client) expiring(t Tokens) (expiring, expired bool) {
-	ac, err := decodeClaims(t.AccessToken)
-	if err != nil {
-		return true, true
+	c.mu.Lock()
+	ac, known := c.parsed.claims, c.parsed.token == t.AccessToken && t.AccessToken != ""
+	c.mu.Unlock()
+	if !known {
+		var err error
+		if ac, err = decodeClaims(t.AccessToken); err != nil {
+			return true, true
+		}
+		c.mu.Lock()
+		c.parsed.token, c.parsed.claims = t.AccessToken, ac
+		c.mu.Unlock()
 	}
 	margin := c.margin
 	if !ac.issuedAt.IsZero() {

@@ -38,6 +38,10 @@ type fake struct {
 	refreshes atomic.Int64
 	apiCalls  atomic.Int64
 	api       func(w http.ResponseWriter, r *http.Request)
+	// onRefresh, when set before the first refresh, runs inside it;
+	// refuse, when set, answers it instead of issuing a pair.
+	onRefresh func()
+	refuse    func(w http.ResponseWriter)
 }
 
 func startFake(t testing.TB, api func(w http.ResponseWriter, r *http.Request)) *fake {
@@ -47,6 +51,13 @@ func startFake(t testing.TB, api func(w http.ResponseWriter, r *http.Request)) *
 	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) { f.issue(w) })
 	mux.HandleFunc("POST /auth/refresh", func(w http.ResponseWriter, r *http.Request) {
 		f.refreshes.Add(1)
+		if f.onRefresh != nil {
+			f.onRefresh()
+		}
+		if f.refuse != nil {
+			f.refuse(w)
+			return
+		}
 		f.issue(w)
 	})
 	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
@@ -224,5 +235,61 @@ func TestARefreshTokenIsSpentOnceEvenIfSavingFails(t *testing.T) {
 	a2, _ := f.pair(2)
 	if tok, _ := c.Tokens(context.Background()); f.refreshes.Load() != 1 || tok.AccessToken != a2 {
 		t.Errorf("%d refreshes, store holds pair %q; want 1 and the pair it issued", f.refreshes.Load(), tok.AccessToken)
+	}
+}
+
+func TestAFlightOutlivesTheRequestThatStartedIt(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	f := startFake(t, func(w http.ResponseWriter, r *http.Request) {})
+	c := signedIn(t, f, f.Now)
+	f.Advance(16 * time.Minute)
+	f.onRefresh = func() {
+		close(entered)
+		<-release
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.URL+"/api", nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.HTTPClient().Do(req)
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled request: %v", err)
+	}
+	close(release)
+
+	// The pair the server issued after the caller left is saved, and the
+	// next request uses it instead of refreshing again.
+	res, err := c.HTTPClient().Get(f.URL + "/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	a2, _ := f.pair(2)
+	if tok, _ := c.Tokens(context.Background()); f.refreshes.Load() != 1 || tok.AccessToken != a2 {
+		t.Errorf("%d refreshes, want 1 and its pair saved", f.refreshes.Load())
+	}
+}
+
+func TestRateLimitedRefreshKeepsTheTokens(t *testing.T) {
+	f := startFake(t, func(w http.ResponseWriter, r *http.Request) {})
+	c := signedIn(t, f, f.Now)
+	before, _ := c.Tokens(context.Background())
+	f.Advance(16 * time.Minute)
+	f.refuse = func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "7")
+		problem(w, http.StatusTooManyRequests, client.CodeRateLimited, "")
+	}
+	_, err := c.HTTPClient().Get(f.URL + "/api")
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != client.CodeRateLimited || e.RetryAfter != 7*time.Second || errors.Is(err, client.ErrSignedOut) {
+		t.Fatalf("got %v, want RATE_LIMITED with Retry-After 7s", err)
+	}
+	if tok, _ := c.Tokens(context.Background()); tok != before {
+		t.Error("a refused refresh changed the tokens")
 	}
 }
