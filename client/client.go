@@ -20,7 +20,14 @@
 // the old access token while that is still valid.
 //
 // Tokens are attached only to requests for the base URL's scheme and host,
-// so a redirect or a mistyped URL never carries them elsewhere.
+// so a redirect or a mistyped URL never carries them elsewhere. To learn
+// why a request failed, the transport reads the body of a 401, and of a
+// JSON answer from a path ending in /graphql (whose errors come with a
+// 200), up to 64 KiB, and hands it back whole.
+//
+// The transport sends only the access token; the refresh token travels
+// only in the Client's own POST /auth/refresh, under the Store's lock, so
+// that the Client alone decides when a refresh token is spent.
 package client
 
 import (
@@ -88,9 +95,10 @@ type Client struct {
 	spent  string
 	issued Tokens
 	// retryAt is when a refresh the server refused for a while (503, 429)
-	// may be tried again; refused is that answer.
-	retryAt time.Time
-	refused error
+	// may be tried again; refused is that answer, for refusedFor.
+	retryAt    time.Time
+	refused    error
+	refusedFor string
 }
 
 // Option configures a Client.

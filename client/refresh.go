@@ -83,7 +83,7 @@ func (c *Client) rotate(ctx context.Context, stale Tokens) (Tokens, error) {
 
 	c.mu.Lock()
 	spent, issued := c.spent, c.issued
-	if wait := c.retryAt.Sub(c.now()); wait > 0 && c.refused != nil {
+	if wait := c.retryAt.Sub(c.now()); wait > 0 && c.refused != nil && c.refusedFor == cur.RefreshToken {
 		err := c.refused
 		c.mu.Unlock()
 		return Tokens{}, err
@@ -111,7 +111,7 @@ func (c *Client) rotate(ctx context.Context, stale Tokens) (Tokens, error) {
 			return Tokens{}, signedOut(e)
 		case errors.As(err, &e) && e.RetryAfter > 0:
 			c.mu.Lock()
-			c.retryAt, c.refused = c.now().Add(e.RetryAfter), err
+			c.retryAt, c.refused, c.refusedFor = c.now().Add(e.RetryAfter), err, cur.RefreshToken
 			c.mu.Unlock()
 			return Tokens{}, err
 		default:

@@ -42,7 +42,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case e == nil:
 		return res, nil
-	case e.Reason == ReasonTokenExpired:
+	case e.Reason == ReasonTokenExpired && tok.RefreshToken != "":
 		// The server's clock is ahead of what this Client estimated.
 		// Refresh even when the request cannot be sent again, so that the
 		// caller's next attempt succeeds.
