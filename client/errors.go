@@ -41,7 +41,8 @@ const (
 
 // Error is an error the server answered: a problem+json body on REST, or
 // the first error of a GraphQL response. Code and Reason are the wire
-// names of API.md section 5.
+// names of API.md section 5; Code is empty when the answer was not
+// tokengate's (a proxy's 502, say).
 type Error struct {
 	// Status is the HTTP status of the response.
 	Status  int
@@ -54,7 +55,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := "tokengate: " + strconv.Itoa(e.Status) + " " + e.Code
+	msg := "tokengate: " + strconv.Itoa(e.Status)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
@@ -136,9 +140,10 @@ func parseError(status int, h http.Header, body []byte) *Error {
 	return e
 }
 
-// unexpected describes a failed response that carries no tokengate error.
+// unexpected describes a failed response that carries no tokengate error,
+// as a proxy in front of the server may send: it has no Code.
 func unexpected(status int, h http.Header) *Error {
-	return &Error{Status: status, Code: CodeInternal, Message: "unexpected response " + http.StatusText(status), RetryAfter: retryAfter(h)}
+	return &Error{Status: status, Message: "unexpected response: " + http.StatusText(status), RetryAfter: retryAfter(h)}
 }
 
 // retryAfter reads a Retry-After header of delay-seconds; tokengate sends
