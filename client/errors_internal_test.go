@@ -44,7 +44,9 @@ func TestParseError(t *testing.T) {
 
 func TestDecodeClaims(t *testing.T) {
 	enc := base64.RawURLEncoding.EncodeToString
-	tok := func(payload string) string { return enc([]byte(`{"alg":"ES256"}`)) + "." + enc([]byte(payload)) + ".sig" }
+	tok := func(payload string) string {
+		return enc([]byte(`{"alg":"ES256"}`)) + "." + enc([]byte(payload)) + ".sig"
+	}
 
 	c, err := decodeClaims(tok(`{"iat":1893456000,"exp":1893456900.5}`))
 	if err != nil || !c.issuedAt.Equal(time.Unix(1893456000, 0)) || !c.expiresAt.Equal(time.Unix(1893456900, 5e8)) {
