@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -43,6 +44,7 @@ func tokens(t testing.TB, c *client.Client) client.Tokens {
 }
 
 // me sends GET /auth/me through c and returns the status and the e-mail.
+// It reports failures as errors, so goroutines may call it.
 func me(t testing.TB, c *client.Client, base string) (int, string, error) {
 	t.Helper()
 	res, err := c.HTTPClient().Get(base + "/auth/me")
@@ -59,7 +61,7 @@ func me(t testing.TB, c *client.Client, base string) (int, string, error) {
 	}
 	if res.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(b, &u); err != nil {
-			t.Fatalf("decode %s: %v", b, err)
+			return res.StatusCode, "", fmt.Errorf("decode %s: %w", b, err)
 		}
 	}
 	return res.StatusCode, u.Email, nil
