@@ -6,6 +6,7 @@
 
 test: browser-deps
 	scripts/with-postgres.sh go test -race -count=1 ./...
+	cd examples/notes && go test -race -count=1 ./...
 
 # The browser tests (web/browser_test.go) need Debian's chromium, curl and
 # playwright-core from web/e2e/package-lock.json. As root, whatever is
@@ -71,6 +72,7 @@ GOVULNCHECK_FALLBACK = v1.1.4
 
 check:
 	go vet ./...
+	cd examples/notes && go vet ./...
 	@bin=$$(go env GOBIN); bin=$${bin:-$$(go env GOPATH)/bin}; \
 	test -x $$bin/staticcheck || go install honnef.co/go/tools/cmd/staticcheck@latest; \
 	echo "$$bin/staticcheck ./..."; $$bin/staticcheck ./... || exit 1; \

@@ -30,6 +30,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -63,8 +64,8 @@ type options struct {
 	log        *slog.Logger
 	now        auth.Clock
 	schemas    []fs.FS
-	root       func(*resolvers.Resolver) any
-	routes     []func(chi.Router, edge.ErrorWriter)
+	root       func(*resolvers.Resolver, Env) any
+	routes     []func(chi.Router, edge.ErrorWriter, Env)
 	migrations *Migrations
 	codes      map[auth.Code]int
 	extra      map[string]http.Handler
@@ -84,10 +85,23 @@ func WithClock(now auth.Clock) Option { return func(o *options) { o.now = now } 
 // and New fails if one is missing.
 func WithSchema(fsys fs.FS) Option { return func(o *options) { o.schemas = append(o.schemas, fsys) } }
 
+// Env is what an app's additions are built with: tokengate's service, and
+// the database tokengate's store uses, where the app's own tables live
+// (WithMigrations creates them). Queries written with $1, $2 ...
+// placeholders run on both stores.
+type Env struct {
+	Service *auth.Service
+	DB      *sql.DB
+	// Postgres tells the two stores' SQL dialects apart.
+	Postgres bool
+	Logger   *slog.Logger
+	Now      auth.Clock
+}
+
 // WithResolver makes the root resolver from tokengate's: newRoot returns a
 // struct that embeds base, so tokengate's fields resolve as before, with
-// the adopter's resolver methods beside them.
-func WithResolver(newRoot func(base *resolvers.Resolver) any) Option {
+// the adopter's resolver methods beside them and whatever of env they need.
+func WithResolver(newRoot func(base *resolvers.Resolver, env Env) any) Option {
 	return func(o *options) { o.root = newRoot }
 }
 
@@ -95,7 +109,7 @@ func WithResolver(newRoot func(base *resolvers.Resolver) any) Option {
 // validate-tokens middleware, and the error writer that answers errors as
 // problem+json; read bodies with edge.ReadJSON and answer with
 // edge.WriteJSON, as tokengate's own handlers do.
-func WithRoutes(add func(r chi.Router, onError edge.ErrorWriter)) Option {
+func WithRoutes(add func(r chi.Router, onError edge.ErrorWriter, env Env)) Option {
 	return func(o *options) { o.routes = append(o.routes, add) }
 }
 
@@ -210,6 +224,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		return nil, err
 	}
 
+	env := Env{Service: svc, Logger: log, Now: o.now}
+	if db, ok := st.(interface{ DB() *sql.DB }); ok {
+		env.DB = db.DB()
+	}
+	_, env.Postgres = st.(*postgres.Store)
 	deps := server.Deps{
 		Service:            svc,
 		Logger:             log,
@@ -220,7 +239,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		Extra:              o.extra,
 		Routes: func(r chi.Router, onError edge.ErrorWriter) {
 			for _, add := range o.routes {
-				add(r, onError)
+				add(r, onError, env)
 			}
 		},
 	}
@@ -236,7 +255,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		}
 		deps.Root = resolvers.New(svc)
 		if o.root != nil {
-			deps.Root = o.root(resolvers.New(svc))
+			deps.Root = o.root(resolvers.New(svc), env)
 		}
 	}
 	handler, err := newHandler(deps)

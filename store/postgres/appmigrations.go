@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 
@@ -36,3 +37,8 @@ func (s *Store) MigrateApp(ctx context.Context, fsys fs.FS, table string) error 
 	}
 	return nil
 }
+
+// DB is a database/sql handle on the store's pool, for an app's own tables
+// beside tokengate's (created by MigrateApp). Closing it leaves the pool
+// open.
+func (s *Store) DB() *sql.DB { return stdlib.OpenDBFromPool(s.pool) }

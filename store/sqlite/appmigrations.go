@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io/fs"
 
@@ -26,3 +27,8 @@ func (s *Store) MigrateApp(ctx context.Context, fsys fs.FS, table string) error 
 	}
 	return nil
 }
+
+// DB is the database the store writes to, for an app's own tables beside
+// tokengate's (created by MigrateApp). SQLite has one writer, so an app's
+// writes take their turn with tokengate's.
+func (s *Store) DB() *sql.DB { return s.w }
