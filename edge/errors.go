@@ -147,3 +147,14 @@ func RetryAfterSeconds(d time.Duration) int64 {
 	secs := int64((d + time.Second - 1) / time.Second)
 	return max(secs, 1)
 }
+
+// Codes returns every code that has a status, tokengate's and those
+// registered, in no particular order.
+func Codes() []auth.Code {
+	m := *statuses.Load()
+	codes := make([]auth.Code, 0, len(m))
+	for c := range m {
+		codes = append(codes, c)
+	}
+	return codes
+}
