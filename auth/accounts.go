@@ -75,9 +75,8 @@ func EmailKey(email string) string {
 	return k
 }
 
-
 func emailKey(email string) (string, error) {
-	s := norm.NFKC.String(strings.TrimSpace(email))
+	s := norm.NFKC.String(email)
 	s = norm.NFKC.String(cases.Fold().String(s))
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
