@@ -6,11 +6,14 @@
 ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0 CHECK (email_verified IN (0, 1));
 
 -- Pending password-reset and e-mail-verification links. Only the keyed hash
--- (HMAC-SHA256 under the server's link key) of a link's token is kept. A
+-- (HMAC-SHA256 under the server's link key) of a link's secret is kept. A
 -- link is deleted when it is used and when a newer one of its kind is made
 -- for the user, so a row that exists and has not expired is a valid link.
 CREATE TABLE links (
-    token_hash BLOB    NOT NULL PRIMARY KEY,
+    -- The token's public half, to find the row; the secret half is only
+    -- ever compared, in constant time, through token_hash.
+    id         TEXT    NOT NULL PRIMARY KEY,
+    token_hash BLOB    NOT NULL,
     user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind       TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
