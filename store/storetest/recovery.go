@@ -48,7 +48,6 @@ func RunRecovery(t *testing.T, open func(t testing.TB) Store) {
 	}
 }
 
-
 // linkReq is a request for a reset link for email, within a budget of 5 per
 // hour, at now.
 func linkReq(email string, kind auth.LinkKind, now time.Time) auth.LinkRequest {
