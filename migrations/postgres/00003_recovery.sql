@@ -26,7 +26,9 @@ CREATE INDEX links_expires_at_idx ON links (expires_at);
 -- them. state: queued (due at next_attempt_at), sending (claimed by a
 -- worker, which marks it before it sends), sent, failed (gave up), unknown
 -- (a worker stopped between claiming and marking: it may or may not have
--- gone, and is never sent again). payload is sealed under the link key,
+-- gone, and is never sent again), void (a reset asked for an address with
+-- no account: written all the same, so that request costs what one for an
+-- account does; never sent). payload is sealed under the link key,
 -- since it carries the link's token; it and to_addr are wiped when the
 -- mail leaves the queue.
 CREATE TABLE outbox (
@@ -35,7 +37,7 @@ CREATE TABLE outbox (
     to_addr         text        NOT NULL,
     payload         bytea       NOT NULL,
     state           text        NOT NULL DEFAULT 'queued'
-        CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'unknown')),
+        CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'unknown', 'void')),
     attempts        integer     NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL,
     next_attempt_at timestamptz NOT NULL,

@@ -93,14 +93,24 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 			ts(r.Link.CreatedAt), ts(r.Link.ExpiresAt)); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, queueMailSQL+match+` AND $2::boolean`,
-			arg, allowed, r.Mail.ID, r.Mail.Template, r.Mail.Payload, ts(r.Mail.CreatedAt))
+		// Without an account the mail is still written, as a void row that
+		// is never sent and is pruned, so the commit writes as much.
+		var state string
+		err = tx.QueryRow(ctx, `
+			INSERT INTO outbox (id, template, to_addr, payload, state, attempts, created_at, next_attempt_at, done_at)
+			SELECT $3, $4, coalesce(users.email, ''), $5,
+				CASE WHEN users.id IS NULL THEN 'void' ELSE 'queued' END, 0, $6, $6,
+				CASE WHEN users.id IS NULL THEN $6::timestamptz END
+			FROM (SELECT 1) AS one LEFT JOIN users ON `+strings.TrimPrefix(match, "WHERE ")+`
+			WHERE $2::boolean
+			RETURNING state`,
+			arg, allowed, r.Mail.ID, r.Mail.Template, r.Mail.Payload, ts(r.Mail.CreatedAt)).Scan(&state)
 		switch {
+		case errors.Is(err, pgx.ErrNoRows) || (err == nil && !allowed):
+			outcome = auth.LinkBudgetSpent
 		case err != nil:
 			return err
-		case !allowed:
-			outcome = auth.LinkBudgetSpent
-		case tag.RowsAffected() == 0:
+		case state == "void":
 			outcome = auth.LinkNoAccount
 		default:
 			outcome = auth.LinkQueued
@@ -199,13 +209,20 @@ func (s *Store) QueueMail(ctx context.Context, userID string, m auth.Mail) error
 	return classify("queue mail", mustAffect(tag, err))
 }
 
-// PruneLinks deletes the links that expired before cutoff.
+// PruneLinks deletes the links that expired before cutoff, and the mail
+// that left the queue before it.
 func (s *Store) PruneLinks(ctx context.Context, cutoff time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM links WHERE expires_at < $1`, ts(cutoff))
-	if err != nil {
-		return 0, classify("prune links", err)
-	}
-	return tag.RowsAffected(), nil
+	var n int64
+	err := s.inTx(ctx, "prune links", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM links WHERE expires_at < $1`, ts(cutoff))
+		if err != nil {
+			return err
+		}
+		n = tag.RowsAffected()
+		_, err = tx.Exec(ctx, `DELETE FROM outbox WHERE done_at < $1`, ts(cutoff))
+		return err
+	})
+	return n, err
 }
 
 // ClaimMail marks due mails as being sent. FOR UPDATE SKIP LOCKED lets

@@ -94,18 +94,24 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 			micros(r.Link.CreatedAt), micros(r.Link.ExpiresAt)); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, queueMailSQL+match+` AND ?2`,
+		// Without an account the mail is still written, as a void row that
+		// is never sent and is pruned, so the commit writes as much.
+		var state string
+		ok, err := returningOne(ctx, tx, []any{&state}, `
+			INSERT INTO outbox (id, template, to_addr, payload, state, attempts, created_at, next_attempt_at, done_at)
+			SELECT ?3, ?4, coalesce(users.email, ''), ?5,
+				CASE WHEN users.id IS NULL THEN 'void' ELSE 'queued' END, 0, ?6, ?6,
+				CASE WHEN users.id IS NULL THEN ?6 END
+			FROM (SELECT 1) LEFT JOIN users ON `+strings.TrimPrefix(match, "WHERE ")+`
+			WHERE ?2
+			RETURNING state`,
 			arg, allowed, r.Mail.ID, r.Mail.Template, r.Mail.Payload, micros(r.Mail.CreatedAt))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
 		switch {
 		case err != nil:
 			return err
-		case !allowed:
+		case !allowed || !ok:
 			outcome = auth.LinkBudgetSpent
-		case n == 0:
+		case state == "void":
 			outcome = auth.LinkNoAccount
 		default:
 			outcome = auth.LinkQueued
@@ -201,14 +207,22 @@ func (s *Store) QueueMail(ctx context.Context, userID string, m auth.Mail) error
 	return classify("queue mail", mustAffect(res, err))
 }
 
-// PruneLinks deletes the links that expired before cutoff.
+// PruneLinks deletes the links that expired before cutoff, and the mail
+// that left the queue before it.
 func (s *Store) PruneLinks(ctx context.Context, cutoff time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM links WHERE expires_at < ?1`, micros(cutoff))
-	if err != nil {
-		return 0, classify("prune links", err)
-	}
-	n, err := res.RowsAffected()
-	return n, classify("prune links", err)
+	var n int64
+	err := s.inTx(ctx, "prune links", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM links WHERE expires_at < ?1`, micros(cutoff))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE done_at < ?1`, micros(cutoff))
+		return err
+	})
+	return n, err
 }
 
 // ClaimMail marks due mails as being sent. SQLite has one writer, so the
