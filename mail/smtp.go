@@ -149,21 +149,27 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	return classifySend(c.DialAndSendWithContext(ctx, g))
 }
 
+// classifySend sorts a delivery error by the Sender rules. The error it
+// returns carries the SMTP reply code and the stage, never the server's
+// reply text, which may quote the recipient's address: these errors are
+// logged, and a log line names a mail by its id alone.
 func classifySend(err error) error {
 	if err == nil {
 		return nil
 	}
 	var se *gomail.SendError
 	if !errors.As(err, &se) {
-		return fmt.Errorf("smtp: %w", err) // could not connect, greet, secure or authenticate: not sent
+		// Could not connect, greet, secure or authenticate: not sent.
+		return fmt.Errorf("smtp: %w", err)
 	}
 	code := se.ErrorCode()
+	what := fmt.Sprintf("smtp %s failed (reply %d %s)", se.Reason, code, se.EnhancedStatusCode())
 	switch {
-	case code >= 500 && code < 600 && !se.IsTemp():
-		return fmt.Errorf("%w: smtp %d: %v", ErrRejected, code, err)
+	case code >= 500 && code < 600:
+		return fmt.Errorf("%w: %s", ErrRejected, what)
 	case se.Reason == gomail.ErrSMTPDataClose && code == 0, se.Reason == gomail.ErrAmbiguous:
-		// The message was sent; the answer to it never came.
-		return fmt.Errorf("%w: %v", ErrMaybeSent, err)
+		// The message was handed over; the answer to it never came.
+		return fmt.Errorf("%w: %s", ErrMaybeSent, what)
 	}
-	return fmt.Errorf("smtp: %w", err)
+	return errors.New(what)
 }
