@@ -75,13 +75,13 @@ func baseEnv() Env {
 		"REFRESH_TOKEN_SECRET": string(testserver.RefreshSecret),
 		"LOG_FORMAT":           "text",
 		"LOG_LEVEL":            "info",
-		// Required with PostgreSQL (API.md section 7).
-		"PUBLIC_URL": "http://localhost:8080",
-		"SMTP_URL":   "file:" + filepath.Join(os.TempDir(), "tokengate-integration-outbox"),
-		"PATH":       os.Getenv("PATH"),
+		"PATH":                 os.Getenv("PATH"),
 		// A data race in the server is reported and the process carries
 		// on; the test fails on the report.
 		"GORACE": "halt_on_error=0",
+		// Required with PostgreSQL (API.md section 7).
+		"PUBLIC_URL": "http://localhost:8080",
+		"SMTP_URL":   "file:" + filepath.Join(os.TempDir(), "tokengate-integration-outbox"),
 	}
 }
 
