@@ -173,6 +173,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 
+	// The recovery operations go to the HTTP edge once it has their routes.
+	_, stopMail, err := startMail(ctx, cfg, st, svc, log)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
+
 	extra := map[string]http.Handler{}
 	if cfg.PProf {
 		extra["/debug"] = chimw.Profiler()

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/config"
+	"github.com/tokengate/tokengate/mail"
+)
+
+// linkKey derives the key link tokens are hashed under and queued mail is
+// sealed with from the refresh-token secret, which every instance shares
+// and keeps across restarts. A label separates the uses: the derived key
+// can neither sign nor check a refresh token. Changing the secret voids
+// pending links and mail still queued.
+func linkKey(cfg config.Config) (*auth.LinkKey, error) {
+	m := hmac.New(sha256.New, cfg.RefreshTokenSecret)
+	m.Write([]byte("tokengate link key v1"))
+	return auth.NewLinkKey(m.Sum(nil))
+}
+
+// startMail builds the recovery operations and starts the outbox worker,
+// which runs until stop is called; stop waits for a mail being sent to be
+// marked.
+func startMail(ctx context.Context, cfg config.Config, st auth.Store, svc *auth.Service, log *slog.Logger) (_ *auth.Recovery, stop func(), _ error) {
+	rs, ok := st.(auth.RecoveryStore)
+	if !ok {
+		return nil, nil, errors.New("the store keeps no outbox")
+	}
+	key, err := linkKey(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := auth.NewRecovery(svc, rs, key, auth.RecoveryConfig{
+		PublicURL:       cfg.Mail.PublicURL,
+		ResetTTL:        cfg.Mail.PasswordResetTTL,
+		VerificationTTL: cfg.Mail.EmailVerificationTTL,
+		EmailBudget:     cfg.Mail.RateLimitEmail.N,
+		EmailWindow:     cfg.Mail.RateLimitEmail.Per,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var send mail.Sender
+	if cfg.Mail.OutboxDir != "" {
+		fs, err := mail.NewFileSender(cfg.Mail.OutboxDir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SMTP_URL: %w", err)
+		}
+		log.Info("e-mails are written as .eml files, not sent; set SMTP_URL to send them", "outbox", fs.Dir())
+		send = fs
+	} else {
+		log.Info("e-mails are sent over SMTP", "smtp", cfg.Mail.SMTP.String())
+		send = mail.NewSMTPSender(cfg.Mail.SMTP, mail.DefaultWorkerConfig().SendTimeout)
+	}
+	w := mail.NewWorker(rs, key, nil, send, mail.WorkerConfig{From: cfg.Mail.From}, time.Now, log)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(wctx)
+	}()
+	return rec, func() { cancel(); <-done }, nil
+}
