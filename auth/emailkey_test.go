@@ -1,9 +1,13 @@
 package auth_test
 
 import (
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/internal/testserver"
+	"github.com/tokengate/tokengate/ratelimit"
 )
 
 // Each pair is what an attacker would register next to a victim's address:
@@ -99,5 +103,63 @@ func TestNameRefusesInvisibleAndDirectionCharacters(t *testing.T) {
 		if err != nil && code(err) != auth.CodeBadUserInput {
 			t.Errorf("NormalizeName(%+q): code %q, want BAD_USER_INPUT", in, code(err))
 		}
+	}
+}
+
+// Register, login, the per-account budget and revoke-user all go through
+// the key: every spelling of one mailbox is one account.
+func TestOneMailboxIsOneAccount(t *testing.T) {
+	s := stack(t, nil, auth.Limits{})
+	first, err := s.Service.Register(t.Context(), "ΟΔΟΣ@x.com", "correct horse battery", "Odos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, twin := range []string{"οδος@x.com", "ΟΔΟΣ@X.COM", "οδοσ@x.com"} {
+		if _, err := s.Service.Register(t.Context(), twin, "correct horse battery", "Twin"); code(err) != auth.CodeEmailTaken {
+			t.Errorf("Register(%q) = %v; want EMAIL_TAKEN", twin, err)
+		}
+		tokens, err := s.Service.Login(t.Context(), twin, "correct horse battery")
+		if err != nil || tokens.User.ID != first.User.ID {
+			t.Errorf("Login(%q) = %v; want the first account", twin, err)
+		}
+	}
+	if _, err := s.Service.Register(t.Context(), "p@bücher.example", "correct horse battery", "P"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Service.Register(t.Context(), "p@xn--bcher-kva.example", "correct horse battery", "P"); code(err) != auth.CodeEmailTaken {
+		t.Errorf("the ASCII form of a registered IDN domain: %v; want EMAIL_TAKEN", err)
+	}
+	if err := auth.RevokeUser(t.Context(), s.Store, "Οδος@x.com", s.Clock.Now()); err != nil {
+		t.Errorf("RevokeUser by another spelling: %v", err)
+	}
+	if _, err := s.Service.Rotate(t.Context(), first.RefreshToken); auth.ErrorOf(err).Reason != auth.ReasonSessionRevoked {
+		t.Errorf("refresh after revoke-user: %v; want SESSION_REVOKED", err)
+	}
+}
+
+func TestLoginBudgetIsSharedByEverySpelling(t *testing.T) {
+	clock := testserver.NewClock(testserver.Epoch)
+	s := stack(t, nil, auth.Limits{LoginFailures: ratelimit.New(ratelimit.Rate{N: 2, Per: time.Hour}, clock.Now)})
+	s.SignUp(t, "sam@example.com")
+	for _, spelling := range []string{"ſam@example.com", "SAM@example.com"} {
+		if _, err := s.Service.Login(t.Context(), spelling, "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("Login(%q, wrong) = %v", spelling, err)
+		}
+	}
+	if _, err := s.Service.Login(t.Context(), "sam@example.com", testserver.Password); code(err) != auth.CodeRateLimited {
+		t.Errorf("third attempt by a third spelling: %v; want RATE_LIMITED", err)
+	}
+}
+
+// A name stored before the rules is still read and returned as it is.
+func TestStoredNamesStayReadable(t *testing.T) {
+	s := stack(t, nil, auth.Limits{})
+	u := auth.User{ID: "old-user", Email: "old@example.com", Name: "Ada\u202e\u200b", PasswordHash: auth.DummyHash(s.Service), CreatedAt: s.Clock.Now()}
+	if err := s.Store.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Service.Me(auth.NewContextWithCaller(t.Context(), auth.Caller{UserID: u.ID, SessionID: "s"}))
+	if err != nil || got.Name != u.Name {
+		t.Errorf("Me = %+q, %v; want the stored name as it is", got.Name, err)
 	}
 }
