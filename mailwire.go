@@ -66,5 +66,23 @@ func startMail(ctx context.Context, cfg config.Config, st auth.Store, svc *auth.
 		defer close(done)
 		w.Run(wctx)
 	}()
+	go pruneLinks(wctx, rec, log)
 	return rec, func() { cancel(); <-done }, nil
+}
+
+// pruneLinks deletes expired links, mail that left the queue and spent
+// e-mail budgets, every pruneInterval, keeping pruneRetention of them.
+func pruneLinks(ctx context.Context, rec *auth.Recovery, log *slog.Logger) {
+	tick := time.NewTicker(pruneInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := rec.PruneLinks(ctx, pruneRetention); err != nil {
+				log.Warn("pruning links and sent mail failed", "err", err)
+			}
+		}
+	}
 }

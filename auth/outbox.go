@@ -112,8 +112,8 @@ type RecoveryStore interface {
 	// deletes the user's links of r.Link.Kind (a newer link supersedes
 	// them), inserts r.Link and queues r.Mail. It sends the same
 	// statements whether or not the user exists and writes as much: the
-	// budget always, and r.Mail as a void row, never sent, when there is
-	// no user.
+	// budget always, and r.Link and r.Mail as void rows (never found, never
+	// sent, pruned) when there is no user.
 	RequestLink(ctx context.Context, r LinkRequest) (LinkOutcome, error)
 	// LinkByID returns a pending link, expired or not. ErrNotFound when
 	// there is none (never made, used, superseded, or its user deleted).
@@ -136,9 +136,10 @@ type RecoveryStore interface {
 	// QueueMail queues m to the user's address, due at once. ErrNotFound
 	// for no such user.
 	QueueMail(ctx context.Context, userID string, m Mail) error
-	// PruneLinks deletes links that expired before cutoff, and the mail that
-	// left the queue (sent, failed, of unknown fate, or void) before it. It
-	// returns how many links went.
+	// PruneLinks deletes links that expired before cutoff, the mail that
+	// left the queue (sent, failed, of unknown fate, or void) before it,
+	// and the e-mail budget windows that began before it (so cutoff must be
+	// at least one budget window ago). It returns how many links went.
 	PruneLinks(ctx context.Context, cutoff time.Time) (int64, error)
 
 	// ClaimMail marks up to limit queued mails due at now as being sent

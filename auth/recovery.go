@@ -288,9 +288,11 @@ func (r *Recovery) DeleteAccount(ctx context.Context, password string) error {
 	return nil
 }
 
-// PruneLinks deletes links that expired more than retain ago.
+// PruneLinks deletes links that expired, and mail that left the queue,
+// more than retain ago, and the e-mail budgets of windows that began
+// before that; retain is never taken shorter than the budget's window.
 func (r *Recovery) PruneLinks(ctx context.Context, retain time.Duration) (int64, error) {
-	return r.store.PruneLinks(ctx, r.svc.now().UTC().Add(-retain))
+	return r.store.PruneLinks(ctx, r.svc.now().UTC().Add(-max(retain, r.cfg.EmailWindow)))
 }
 
 // humanDuration says a link lifetime the way a mail does: "30 minutes",

@@ -14,7 +14,9 @@ CREATE TABLE links (
     -- ever compared, in constant time, through token_hash.
     id         text        PRIMARY KEY,
     token_hash bytea       NOT NULL,
-    user_id    text        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- NULL for a void link: a reset asked for an address with no account
+    -- writes one all the same (see outbox), and it is never found.
+    user_id    text        REFERENCES users (id) ON DELETE CASCADE,
     kind       text        NOT NULL,
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL

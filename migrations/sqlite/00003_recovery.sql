@@ -14,7 +14,9 @@ CREATE TABLE links (
     -- ever compared, in constant time, through token_hash.
     id         TEXT    NOT NULL PRIMARY KEY,
     token_hash BLOB    NOT NULL,
-    user_id    TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- NULL for a void link: a reset asked for an address with no account
+    -- writes one all the same (see outbox), and it is never found.
+    user_id    TEXT    REFERENCES users (id) ON DELETE CASCADE,
     kind       TEXT    NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL

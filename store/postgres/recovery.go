@@ -88,7 +88,9 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO links (`+linkColumns+`)
-			SELECT $3, $4, users.id, $5, $6, $7 FROM users `+match+` AND $2::boolean`,
+			SELECT $3, $4, users.id, $5, $6, $7
+			FROM (SELECT 1) AS one LEFT JOIN users ON `+strings.TrimPrefix(match, "WHERE ")+`
+			WHERE $2::boolean`,
 			arg, allowed, r.Link.ID, r.Link.TokenHash, string(r.Link.Kind),
 			ts(r.Link.CreatedAt), ts(r.Link.ExpiresAt)); err != nil {
 			return err
@@ -123,7 +125,7 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 // LinkByID returns a pending link.
 func (s *Store) LinkByID(ctx context.Context, id string) (auth.Link, error) {
 	var r linkRow
-	err := s.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM links WHERE id = $1`, id).Scan(r.dest()...)
+	err := s.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM links WHERE id = $1 AND user_id IS NOT NULL`, id).Scan(r.dest()...)
 	if err != nil {
 		return auth.Link{}, classify("link by id", err)
 	}
@@ -137,6 +139,7 @@ func useLink(ctx context.Context, tx pgx.Tx, kind auth.LinkKind, id string, hash
 	var userID string
 	err := tx.QueryRow(ctx, `
 		DELETE FROM links WHERE id = $1 AND token_hash = $2 AND kind = $3 AND expires_at > $4
+			AND user_id IS NOT NULL
 		RETURNING user_id`, id, hash, string(kind), ts(now)).Scan(&userID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", auth.ErrNotFound
@@ -209,8 +212,9 @@ func (s *Store) QueueMail(ctx context.Context, userID string, m auth.Mail) error
 	return classify("queue mail", mustAffect(tag, err))
 }
 
-// PruneLinks deletes the links that expired before cutoff, and the mail
-// that left the queue before it.
+// PruneLinks deletes the links that expired before cutoff, the mail that
+// left the queue before it, and the e-mail budget windows that began
+// before it.
 func (s *Store) PruneLinks(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, "prune links", func(tx pgx.Tx) error {
@@ -219,7 +223,10 @@ func (s *Store) PruneLinks(ctx context.Context, cutoff time.Time) (int64, error)
 			return err
 		}
 		n = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `DELETE FROM outbox WHERE done_at < $1`, ts(cutoff))
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE done_at < $1`, ts(cutoff)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM email_budget WHERE window_start < $1`, ts(cutoff))
 		return err
 	})
 	return n, err

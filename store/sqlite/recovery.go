@@ -89,7 +89,9 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 		}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO links (`+linkColumns+`)
-			SELECT ?3, ?4, users.id, ?5, ?6, ?7 FROM users `+match+` AND ?2`,
+			SELECT ?3, ?4, users.id, ?5, ?6, ?7
+			FROM (SELECT 1) LEFT JOIN users ON `+strings.TrimPrefix(match, "WHERE ")+`
+			WHERE ?2`,
 			arg, allowed, r.Link.ID, r.Link.TokenHash, string(r.Link.Kind),
 			micros(r.Link.CreatedAt), micros(r.Link.ExpiresAt)); err != nil {
 			return err
@@ -124,7 +126,7 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 // LinkByID returns a pending link.
 func (s *Store) LinkByID(ctx context.Context, id string) (auth.Link, error) {
 	var r linkRow
-	err := s.r.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links WHERE id = ?1`, id).Scan(r.dest()...)
+	err := s.r.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links WHERE id = ?1 AND user_id IS NOT NULL`, id).Scan(r.dest()...)
 	if err != nil {
 		return auth.Link{}, classify("link by id", err)
 	}
@@ -137,6 +139,7 @@ func useLink(ctx context.Context, tx *sql.Tx, kind auth.LinkKind, id string, has
 	var userID string
 	ok, err := returningOne(ctx, tx, []any{&userID}, `
 		DELETE FROM links WHERE id = ?1 AND token_hash = ?2 AND kind = ?3 AND expires_at > ?4
+			AND user_id IS NOT NULL
 		RETURNING user_id`, id, hash, string(kind), micros(now))
 	if err != nil || !ok {
 		return "", notFoundIfNone(ok, err)
@@ -207,8 +210,9 @@ func (s *Store) QueueMail(ctx context.Context, userID string, m auth.Mail) error
 	return classify("queue mail", mustAffect(res, err))
 }
 
-// PruneLinks deletes the links that expired before cutoff, and the mail
-// that left the queue before it.
+// PruneLinks deletes the links that expired before cutoff, the mail that
+// left the queue before it, and the e-mail budget windows that began
+// before it.
 func (s *Store) PruneLinks(ctx context.Context, cutoff time.Time) (int64, error) {
 	var n int64
 	err := s.inTx(ctx, "prune links", func(tx *sql.Tx) error {
@@ -219,7 +223,10 @@ func (s *Store) PruneLinks(ctx context.Context, cutoff time.Time) (int64, error)
 		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM outbox WHERE done_at < ?1`, micros(cutoff))
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE done_at < ?1`, micros(cutoff)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM email_budget WHERE window_start < ?1`, micros(cutoff))
 		return err
 	})
 	return n, err

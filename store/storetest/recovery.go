@@ -128,7 +128,12 @@ func testRequestLink(t *testing.T, s Store) {
 
 func testRequestLinkUnknown(t *testing.T, s Store) {
 	for i := range 5 {
-		mustRequest(t, s, linkReq("nobody@example.test", auth.LinkPasswordReset, Base.Add(time.Duration(i)*time.Second)), auth.LinkNoAccount)
+		r := linkReq("nobody@example.test", auth.LinkPasswordReset, Base.Add(time.Duration(i)*time.Second))
+		mustRequest(t, s, r, auth.LinkNoAccount)
+		_, err := s.LinkByID(t.Context(), r.Link.ID)
+		wantErr(t, "LinkByID(the link of a request without an account)", err, auth.ErrNotFound)
+		_, err = s.ResetPassword(t.Context(), reset(r, r.Now))
+		wantErr(t, "ResetPassword(the link of a request without an account)", err, auth.ErrNotFound)
 	}
 	mustRequest(t, s, linkReq("nobody@example.test", auth.LinkPasswordReset, Base.Add(time.Minute)), auth.LinkBudgetSpent)
 	if got := mustClaim(t, s, Base.Add(time.Hour), 10); len(got) != 0 {
@@ -317,6 +322,17 @@ func testPruneLinks(t *testing.T, s Store) {
 	if _, err := s.LinkByID(t.Context(), fresh.Link.ID); err != nil {
 		t.Errorf("PruneLinks took a live link: %v", err)
 	}
+	// A budget window that began before the cutoff goes too: the address
+	// has its whole budget again.
+	v := newUser(t, s, "")
+	for range 5 {
+		mustRequest(t, s, linkReq(v.Email, auth.LinkPasswordReset, Base.Add(2*time.Hour)), auth.LinkQueued)
+	}
+	mustRequest(t, s, linkReq(v.Email, auth.LinkPasswordReset, Base.Add(2*time.Hour)), auth.LinkBudgetSpent)
+	if _, err := s.PruneLinks(t.Context(), Base.Add(2*time.Hour+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	mustRequest(t, s, linkReq(v.Email, auth.LinkPasswordReset, Base.Add(2*time.Hour+2*time.Second)), auth.LinkQueued)
 }
 
 // queue queues n mails for one user, created a second apart from at.
