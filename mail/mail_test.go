@@ -392,6 +392,10 @@ func TestFileOutboxWritesPrivateEMLFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not an RFC 5322 message: %v", err)
 	}
+	// The README reads the link straight out of the file.
+	if !regexp.MustCompile(`http://localhost:8080/reset-password#token=[A-Za-z0-9_-]{64}\r?\n`).Match(raw) {
+		t.Errorf("the file does not hold the link whole on one line:\n%s", raw)
+	}
 	if msg.Header.Get("To") != "<files@example.com>" && msg.Header.Get("To") != "files@example.com" {
 		t.Errorf("To %q", msg.Header.Get("To"))
 	}

@@ -41,7 +41,9 @@ var (
 
 // msg builds the RFC 5322 message.
 func (m Message) msg() (*gomail.Msg, error) {
-	g := gomail.NewMsg()
+	// 8bit rather than quoted-printable: the link stays whole on one line,
+	// so it can be copied (or grepped) out of an .eml file as it is.
+	g := gomail.NewMsg(gomail.WithEncoding(gomail.NoEncoding))
 	if err := g.From(m.From); err != nil {
 		return nil, fmt.Errorf("%w: from: %v", ErrRejected, err)
 	}
