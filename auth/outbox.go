@@ -130,8 +130,8 @@ type RecoveryStore interface {
 	// address verified and deletes the user's other verification links. It
 	// returns the updated user.
 	VerifyEmail(ctx context.Context, linkID string, tokenHash []byte, now time.Time) (User, error)
-	// DeleteUser deletes the user with its sessions and links.
-	// ErrNotFound for no such user.
+	// DeleteUser deletes the user with its sessions, its links and its
+	// mail, sent or still queued. ErrNotFound for no such user.
 	DeleteUser(ctx context.Context, userID string) error
 	// QueueMail queues m to the user's address, due at once. ErrNotFound
 	// for no such user.

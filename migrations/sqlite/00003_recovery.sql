@@ -35,6 +35,8 @@ CREATE INDEX links_expires_at_idx ON links (expires_at);
 -- mail leaves the queue.
 CREATE TABLE outbox (
     id              TEXT    NOT NULL PRIMARY KEY,
+    -- Deleting an account deletes its mail, queued or not (NULL: void).
+    user_id         TEXT    REFERENCES users (id) ON DELETE CASCADE,
     template        TEXT    NOT NULL,
     to_addr         TEXT    NOT NULL,
     payload         BLOB    NOT NULL,
@@ -49,6 +51,7 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_due_idx ON outbox (next_attempt_at) WHERE state = 'queued';
 CREATE INDEX outbox_claimed_idx ON outbox (claimed_at) WHERE state = 'sending';
+CREATE INDEX outbox_user_idx ON outbox (user_id);
 
 -- The e-mail budget per address (RATE_LIMIT_EMAIL), in fixed windows.
 -- Keyed by a keyed hash of the e-mail key, so the table names no address,

@@ -52,8 +52,8 @@ func (r *mailRow) value() auth.Mail {
 // queueMailSQL queues a mail (?3 to ?6) to the address of the user the
 // appended WHERE clause finds, by ?1; it inserts nothing when there is none.
 const queueMailSQL = `
-	INSERT INTO outbox (id, template, to_addr, payload, state, attempts, created_at, next_attempt_at)
-	SELECT ?3, ?4, users.email, ?5, 'queued', 0, ?6, ?6 FROM users `
+	INSERT INTO outbox (id, user_id, template, to_addr, payload, state, attempts, created_at, next_attempt_at)
+	SELECT ?3, users.id, ?4, users.email, ?5, 'queued', 0, ?6, ?6 FROM users `
 
 // RequestLink spends the address's e-mail budget and, within it, replaces
 // the user's links of the kind and queues the mail, in one transaction.
@@ -100,8 +100,8 @@ func (s *Store) RequestLink(ctx context.Context, r auth.LinkRequest) (auth.LinkO
 		// is never sent and is pruned, so the commit writes as much.
 		var state string
 		ok, err := returningOne(ctx, tx, []any{&state}, `
-			INSERT INTO outbox (id, template, to_addr, payload, state, attempts, created_at, next_attempt_at, done_at)
-			SELECT ?3, ?4, coalesce(users.email, ''), ?5,
+			INSERT INTO outbox (id, user_id, template, to_addr, payload, state, attempts, created_at, next_attempt_at, done_at)
+			SELECT ?3, users.id, ?4, coalesce(users.email, ''), ?5,
 				CASE WHEN users.id IS NULL THEN 'void' ELSE 'queued' END, 0, ?6, ?6,
 				CASE WHEN users.id IS NULL THEN ?6 END
 			FROM (SELECT 1) LEFT JOIN users ON `+strings.TrimPrefix(match, "WHERE ")+`
@@ -196,8 +196,8 @@ func (s *Store) VerifyEmail(ctx context.Context, linkID string, tokenHash []byte
 	return u.value(), nil
 }
 
-// DeleteUser deletes the user; the foreign keys take its sessions and
-// links with it.
+// DeleteUser deletes the user; the foreign keys take its sessions, links
+// and mail with it.
 func (s *Store) DeleteUser(ctx context.Context, userID string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM users WHERE id = ?1`, userID)
 	return classify("delete user", mustAffect(res, err))

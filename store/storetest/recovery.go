@@ -290,6 +290,9 @@ func testDeleteUser(t *testing.T, s Store) {
 	_, err = s.LinkByID(t.Context(), r.Link.ID)
 	wantErr(t, "LinkByID(deleted user's link)", err, auth.ErrNotFound)
 	mustState(t, s, keep.ID)
+	if got := mustClaim(t, s, Base, 10); len(got) != 0 {
+		t.Errorf("ClaimMail after DeleteUser = %v; want the deleted user's queued mail gone", mailIDs(got))
+	}
 	wantErr(t, "DeleteUser(again)", s.DeleteUser(t.Context(), u.ID), auth.ErrNotFound)
 	// The address is free again.
 	newUser(t, s, u.Email)
