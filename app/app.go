@@ -47,6 +47,7 @@ import (
 	"github.com/tokengate/tokengate/auth"
 	"github.com/tokengate/tokengate/config"
 	"github.com/tokengate/tokengate/edge"
+	"github.com/tokengate/tokengate/mail"
 	"github.com/tokengate/tokengate/metrics"
 	"github.com/tokengate/tokengate/ratelimit"
 	"github.com/tokengate/tokengate/resolvers"
@@ -149,12 +150,14 @@ func WithHandler(path string, h http.Handler) Option {
 
 // App is a built tokengate: its handler, and the background work Run does.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	now     auth.Clock
-	store   auth.Store
-	service *auth.Service
-	handler http.Handler
+	cfg      config.Config
+	log      *slog.Logger
+	now      auth.Clock
+	store    auth.Store
+	service  *auth.Service
+	recovery *auth.Recovery
+	mailer   *mail.Worker
+	handler  http.Handler
 }
 
 // New builds tokengate from cfg and opts: it resolves the token secrets
@@ -224,6 +227,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		return nil, err
 	}
 
+	rec, mailer, err := newRecovery(cfg, st, svc, o.now, log)
+	if err != nil {
+		return nil, err
+	}
+
 	env := Env{Service: svc, Logger: log, Now: o.now}
 	if db, ok := st.(interface{ DB() *sql.DB }); ok {
 		env.DB = db.DB()
@@ -231,6 +239,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 	_, env.Postgres = st.(*postgres.Store)
 	deps := server.Deps{
 		Service:            svc,
+		Recovery:           rec,
 		Logger:             log,
 		CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 		TrustedProxies:     cfg.TrustedProxies,
@@ -253,16 +262,16 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		if deps.Schema, err = schema.Compose(o.schemas...); err != nil {
 			return nil, err
 		}
-		deps.Root = resolvers.New(svc)
+		deps.Root = resolvers.New(svc, rec)
 		if o.root != nil {
-			deps.Root = o.root(resolvers.New(svc), env)
+			deps.Root = o.root(resolvers.New(svc, rec), env)
 		}
 	}
 	handler, err := newHandler(deps)
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, now: o.now, store: st, service: svc, handler: handler}, nil
+	return &App{cfg: cfg, log: log, now: o.now, store: st, service: svc, recovery: rec, mailer: mailer, handler: handler}, nil
 }
 
 // newHandler builds the server, turning the panic of a schema that does not
@@ -298,13 +307,22 @@ const (
 	pruneRetention = 24 * time.Hour
 )
 
-// Run does the background work until ctx ends: pruning ended sessions.
+// Run does the background work until ctx ends: the outbox worker that
+// delivers queued mail, and pruning ended sessions, spent links and sent
+// mail. It returns once a mail being sent has been marked.
 func (a *App) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.mailer.Run(ctx)
+	}()
+	go pruneLinks(ctx, a.recovery, a.log)
 	tick := time.NewTicker(pruneInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			<-done
 			return
 		case <-tick.C:
 			n, err := a.service.PruneSessions(ctx, pruneRetention)
@@ -316,6 +334,15 @@ func (a *App) Run(ctx context.Context) {
 		}
 	}
 }
+
+// DeliverMail sends the mail queued so far, now, instead of at the outbox
+// worker's next look at the queue, and reports how many were handled; a
+// test reads the outbox after it (tokengatetest does).
+func (a *App) DeliverMail(ctx context.Context) (int, error) { return a.mailer.RunOnce(ctx) }
+
+// Recovery is the account-recovery service: password reset, e-mail
+// verification, account deletion.
+func (a *App) Recovery() *auth.Recovery { return a.recovery }
 
 // ListenAndServe serves on the config's ADDR with the background work
 // running, until ctx ends; then it stops taking connections and waits up
@@ -344,8 +371,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("listening", "addr", ln.Addr().String(), "store", a.cfg.Database.String())
 
 	background, stop := context.WithCancel(context.WithoutCancel(ctx))
-	defer stop()
-	go a.Run(background)
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		a.Run(background)
+	}()
+	defer func() { stop(); <-ran }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -20,6 +20,9 @@ type User struct {
 	// the value it was issued under; incrementing it ends every session.
 	TokenVersion int64
 	CreatedAt    time.Time
+	// EmailVerified is set once a link sent to Email was followed
+	// (verifyEmail, or a password reset, which proves the mailbox too).
+	EmailVerified bool
 }
 
 // Session is one signed-in device. Its Generation advances at every

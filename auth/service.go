@@ -65,14 +65,17 @@ const rotateTimeout = 10 * time.Second
 // Service carries out every account and session operation. The REST
 // handlers and the GraphQL resolvers are thin translations onto it.
 type Service struct {
-	store   Store
-	tokens  TokenCodec
-	policy  Policy
-	limits  Limits
-	now     Clock
-	log     *slog.Logger
-	obs     Observer
-	flights singleflight.Group
+	// passwordChanged queues the "your password was changed" notice; set
+	// by NewRecovery, nil without it.
+	passwordChanged func(ctx context.Context, userID string) error
+	store           Store
+	tokens          TokenCodec
+	policy          Policy
+	limits          Limits
+	now             Clock
+	log             *slog.Logger
+	obs             Observer
+	flights         singleflight.Group
 	// hashSlots bounds concurrent bcrypt work.
 	hashSlots chan struct{}
 	// dummyHash is compared against when the e-mail is unknown, so an

@@ -13,9 +13,9 @@ import (
 // returned in UTC.
 type Store interface {
 	// CreateUser inserts u. It returns ErrEmailTaken when an account with the
-	// same e-mail exists, compared case-insensitively.
+	// same e-mail exists, compared by EmailKey.
 	CreateUser(ctx context.Context, u User) error
-	// UserByEmail finds a user by e-mail, case-insensitively, or returns
+	// UserByEmail finds a user by e-mail, compared by EmailKey, or returns
 	// ErrNotFound.
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// UserByID returns ErrNotFound when there is no such user.

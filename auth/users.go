@@ -160,6 +160,12 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (Tok
 	if err != nil {
 		return Tokens{}, fmt.Errorf("change password: %w", err)
 	}
+	if s.passwordChanged != nil {
+		// The change stands even if its notice cannot be queued.
+		if err := s.passwordChanged(ctx, u.ID); err != nil {
+			s.log.WarnContext(ctx, "password-changed notice not queued", "err", err)
+		}
+	}
 	return s.issue(u, sess)
 }
 

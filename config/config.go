@@ -112,6 +112,9 @@ type Config struct {
 	PProf   bool
 	Metrics bool
 
+	// Mail is account recovery and e-mail delivery (config/mail.go).
+	Mail Mail
+
 	// Args are the command-line arguments left after the flags, for main to
 	// interpret; Load does not look at them.
 	Args []string
@@ -200,7 +203,7 @@ func (c *Config) validate(o loadOptions) error {
 	case c.AccessTokenSecret.Equal(c.RefreshTokenSecret):
 		return errors.New("ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET: must be different, so that a refresh token can never pass as an access token")
 	}
-	return nil
+	return c.validateMail()
 }
 
 // Policy returns the domain policy this configuration sets, with the

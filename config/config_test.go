@@ -62,6 +62,7 @@ func TestDefaults(t *testing.T) {
 		ShutdownTimeout:   15 * time.Second,
 		PProf:             false,
 		Metrics:           true,
+		Mail:              wantDefaultMail,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %#v\nwant %#v", fields(c), fields(want))
@@ -91,10 +92,10 @@ func TestGoodValues(t *testing.T) {
 		{name: "DATABASE_URL", value: "sqlite:/var/lib/tg/tg.db", got: func(c Config) any { return [2]any{c.Database, c.SQLitePath} }, want: [2]any{SQLite, "/var/lib/tg/tg.db"}},
 		{name: "DATABASE_URL", value: "sqlite::memory:", got: func(c Config) any { return [2]any{c.Database, c.SQLitePath} }, want: [2]any{SQLite, ":memory:"}},
 		{name: "DATABASE_URL", value: "SQLite:data/x.db", got: func(c Config) any { return c.SQLitePath }, want: "data/x.db"},
-		{name: "DATABASE_URL", value: "postgres://tg:" + pgPassword + "@db.internal:5432/tg?sslmode=verify-full", extra: secrets,
+		{name: "DATABASE_URL", value: "postgres://tg:" + pgPassword + "@db.internal:5432/tg?sslmode=verify-full", extra: append(pgMail, secrets...),
 			got:  func(c Config) any { return [3]any{c.Database, c.PostgresURL, c.GenerateSecrets} },
 			want: [3]any{Postgres, "postgres://tg:" + pgPassword + "@db.internal:5432/tg?sslmode=verify-full", false}},
-		{name: "DATABASE_URL", value: "postgresql://localhost/tg", extra: secrets, got: func(c Config) any { return c.Database }, want: Postgres},
+		{name: "DATABASE_URL", value: "postgresql://localhost/tg", extra: append(pgMail, secrets...), got: func(c Config) any { return c.Database }, want: Postgres},
 
 		{name: "ACCESS_TOKEN_SECRET", value: accessSecret, extra: []string{"REFRESH_TOKEN_SECRET", refreshSecret},
 			got: func(c Config) any {
@@ -146,6 +147,7 @@ func TestGoodValues(t *testing.T) {
 		{name: "PPROF", value: "1", got: func(c Config) any { return c.PProf }, want: true},
 		{name: "METRICS", value: "false", got: func(c Config) any { return c.Metrics }, want: false},
 	}
+	tests = append(tests, mailGoodCases(secrets)...)
 	covered := map[string]bool{}
 	for _, tt := range tests {
 		covered[tt.name] = true
@@ -247,6 +249,7 @@ func TestBadValues(t *testing.T) {
 		{"PPROF", "yes", nil, `PPROF: "yes" is not a boolean (true or false)`},
 		{"METRICS", "on", nil, `METRICS: "on" is not a boolean`},
 	}
+	tests = append(tests, mailBadCases()...)
 	covered := map[string]bool{}
 	for _, tt := range tests {
 		covered[tt.name] = true
@@ -454,6 +457,7 @@ func TestStringRoundTrips(t *testing.T) {
 func TestConfigNeverPrintsSecrets(t *testing.T) {
 	c, err := load(
 		"DATABASE_URL", "postgres://tg:"+pgPassword+"@db/tg?sslmode=require&password="+pgPassword,
+		"PUBLIC_URL", "https://app.example", "SMTP_URL", "smtp://mailer:"+pgPassword+"@mail.example:587",
 		"ACCESS_TOKEN_SECRET", accessSecret,
 		"REFRESH_TOKEN_SECRET", refreshSecret,
 	)

@@ -30,6 +30,7 @@ var defaultStatuses = map[auth.Code]int{
 	auth.CodeUnauthenticated:    http.StatusUnauthorized,
 	auth.CodeInvalidCredentials: http.StatusUnauthorized,
 	auth.CodeEmailTaken:         http.StatusConflict,
+	auth.CodeLinkInvalid:        http.StatusBadRequest,
 	auth.CodeNotFound:           http.StatusNotFound,
 	auth.CodeRateLimited:        http.StatusTooManyRequests,
 	auth.CodeStoreUnavailable:   http.StatusServiceUnavailable,

@@ -79,6 +79,9 @@ func baseEnv() Env {
 		// A data race in the server is reported and the process carries
 		// on; the test fails on the report.
 		"GORACE": "halt_on_error=0",
+		// Required with PostgreSQL (API.md section 7).
+		"PUBLIC_URL": "http://localhost:8080",
+		"SMTP_URL":   "file:" + filepath.Join(os.TempDir(), "tokengate-integration-outbox"),
 	}
 }
 

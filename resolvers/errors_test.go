@@ -57,7 +57,7 @@ func extendedServer(t testing.TB) (string, *testserver.LogBuffer) {
 	logs := &testserver.LogBuffer{}
 	st := testserver.NewStack(t, testserver.Options{})
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	h := resolvers.NewSchemaHandler(schema.SDL()+extension, &extended{resolvers.New(st.Service)}, log, resolvers.DefaultLimits())
+	h := resolvers.NewSchemaHandler(schema.SDL()+extension, &extended{resolvers.New(st.Service, st.Recovery)}, log, resolvers.DefaultLimits())
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return hs.URL, logs
@@ -166,7 +166,7 @@ func TestNewHandlerRefusesMissingLimits(t *testing.T) {
 					t.Error("NewHandler accepted limits that switch a protection off")
 				}
 			}()
-			resolvers.NewHandler(nil, log, limits)
+			resolvers.NewHandler(nil, nil, log, limits)
 		})
 	}
 }

@@ -18,7 +18,7 @@ func FuzzGraphQLRequest(f *testing.F) {
 	st := testserver.NewStack(f, testserver.Options{})
 	limits := resolvers.DefaultLimits()
 	limits.MaxBodyBytes = 64 << 10 // keeps the fuzzer on parsing, not copying
-	h := resolvers.NewHandler(st.Service, st.Logger, limits)
+	h := resolvers.NewHandler(st.Service, st.Recovery, st.Logger, limits)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))

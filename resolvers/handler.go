@@ -84,8 +84,8 @@ type handler struct {
 // with the page, so a client that puts operations in URLs, where they end
 // up in logs and histories, learns at once that this server will not run
 // them.
-func NewHandler(svc *auth.Service, log *slog.Logger, limits Limits) http.Handler {
-	return newHandler(schema.SDL(), New(svc), log, limits)
+func NewHandler(svc *auth.Service, rec *auth.Recovery, log *slog.Logger, limits Limits) http.Handler {
+	return newHandler(schema.SDL(), New(svc, rec), log, limits)
 }
 
 // NewSchemaHandler is NewHandler for a composed schema: sdl is tokengate's

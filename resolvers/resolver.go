@@ -22,11 +22,13 @@ import (
 // and Mutation as a method of the same name on it.
 type Resolver struct {
 	svc *auth.Service
+	rec *auth.Recovery
 }
 
-// New returns the root resolver over svc.
-func New(svc *auth.Service) *Resolver {
-	return &Resolver{svc: svc}
+// New returns the root resolver over svc and rec, the account-recovery
+// operations.
+func New(svc *auth.Service, rec *auth.Recovery) *Resolver {
+	return &Resolver{svc: svc, rec: rec}
 }
 
 // LoggedInUser resolves Query.loggedInUser.
@@ -145,4 +147,59 @@ func tokens(ctx context.Context, t auth.Tokens, err error) (*tokensResolver, err
 	}
 	recordIssued(ctx, t)
 	return &tokensResolver{t: t}, nil
+}
+
+// RequestPasswordReset resolves Mutation.requestPasswordReset: true whether
+// or not the address has an account.
+func (r *Resolver) RequestPasswordReset(ctx context.Context, args struct{ Email string }) (bool, error) {
+	if err := StoreField(ctx); err != nil {
+		return false, err
+	}
+	if err := r.rec.RequestPasswordReset(ctx, args.Email); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ResetPassword resolves Mutation.resetPassword.
+func (r *Resolver) ResetPassword(ctx context.Context, args struct{ Token, NewPassword string }) (*tokensResolver, error) {
+	if err := StoreField(ctx); err != nil {
+		return nil, err
+	}
+	t, err := r.rec.ResetPassword(ctx, args.Token, args.NewPassword)
+	return tokens(ctx, t, err)
+}
+
+// RequestEmailVerification resolves Mutation.requestEmailVerification.
+func (r *Resolver) RequestEmailVerification(ctx context.Context) (bool, error) {
+	if err := StoreField(ctx); err != nil {
+		return false, err
+	}
+	if err := r.rec.RequestEmailVerification(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// VerifyEmail resolves Mutation.verifyEmail.
+func (r *Resolver) VerifyEmail(ctx context.Context, args struct{ Token string }) (*userResolver, error) {
+	if err := StoreField(ctx); err != nil {
+		return nil, err
+	}
+	u, err := r.rec.VerifyEmail(ctx, args.Token)
+	if err != nil {
+		return nil, err
+	}
+	return newUser(u), nil
+}
+
+// DeleteAccount resolves Mutation.deleteAccount.
+func (r *Resolver) DeleteAccount(ctx context.Context, args struct{ Password string }) (bool, error) {
+	if err := StoreField(ctx); err != nil {
+		return false, err
+	}
+	if err := r.rec.DeleteAccount(ctx, args.Password); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -50,7 +50,7 @@ func TestSchemaEqualsContract(t *testing.T) {
 // TestSchemaMatchesResolvers builds the real handler, whose MustParseSchema
 // panics on any drift between the schema and the resolvers' methods.
 func TestSchemaMatchesResolvers(t *testing.T) {
-	resolvers.NewHandler(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), resolvers.DefaultLimits())
+	resolvers.NewHandler(nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), resolvers.DefaultLimits())
 }
 
 func TestSDLPutsTheContractFirst(t *testing.T) {

@@ -11,20 +11,22 @@ import (
 // userResolver copies only the public fields of auth.User, so the password
 // hash and the token counter cannot be exposed by a field added later.
 type userResolver struct {
-	id        string
-	email     string
-	name      string
-	createdAt time.Time
+	id            string
+	email         string
+	name          string
+	createdAt     time.Time
+	emailVerified bool
 }
 
 func newUser(u auth.User) *userResolver {
-	return &userResolver{id: u.ID, email: u.Email, name: u.Name, createdAt: u.CreatedAt}
+	return &userResolver{id: u.ID, email: u.Email, name: u.Name, createdAt: u.CreatedAt, emailVerified: u.EmailVerified}
 }
 
 func (u *userResolver) ID() graphql.ID          { return graphql.ID(u.id) }
 func (u *userResolver) Email() string           { return u.email }
 func (u *userResolver) Name() string            { return u.name }
 func (u *userResolver) CreatedAt() graphql.Time { return gqlTime(u.createdAt) }
+func (u *userResolver) EmailVerified() bool     { return u.emailVerified }
 
 // sessionResolver resolves Session. The generation is deliberately absent.
 type sessionResolver struct {

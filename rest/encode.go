@@ -30,10 +30,11 @@ type tokensResponse struct {
 }
 
 type userResponse struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	Name          string    `json:"name"`
+	CreatedAt     time.Time `json:"createdAt"`
+	EmailVerified bool      `json:"emailVerified"`
 }
 
 type sessionResponse struct {
@@ -61,7 +62,7 @@ func tokensOf(t auth.Tokens) tokensResponse {
 }
 
 func userOf(u auth.User) userResponse {
-	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC()}
+	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, CreatedAt: u.CreatedAt.UTC(), EmailVerified: u.EmailVerified}
 }
 
 // sessionsOf marks the caller's own session as current. An empty list is

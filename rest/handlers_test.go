@@ -96,7 +96,7 @@ func TestResponseShapesAreExactAndExposeNoSecrets(t *testing.T) {
 	var tokens map[string]any
 	res.JSON(t, &tokens)
 	wantKeys(t, "Tokens", tokens, "accessToken", "refreshToken", "accessTokenExpiresAt", "refreshTokenExpiresAt", "user")
-	wantKeys(t, "User", tokens["user"].(map[string]any), "id", "email", "name", "createdAt")
+	wantKeys(t, "User", tokens["user"].(map[string]any), "id", "email", "name", "createdAt", "emailVerified")
 	wantUTC(t, tokens["accessTokenExpiresAt"], tokens["refreshTokenExpiresAt"], tokens["user"].(map[string]any)["createdAt"])
 	access := tokens["accessToken"].(string)
 
@@ -107,7 +107,7 @@ func TestResponseShapesAreExactAndExposeNoSecrets(t *testing.T) {
 	}
 	var me map[string]any
 	res.JSON(t, &me)
-	wantKeys(t, "User", me, "id", "email", "name", "createdAt")
+	wantKeys(t, "User", me, "id", "email", "name", "createdAt", "emailVerified")
 
 	// No User-Agent this time: the session's userAgent is null, not "".
 	// A minute later, so "newest first" has an order to show.

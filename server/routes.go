@@ -32,7 +32,7 @@ func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 	r.Method(http.MethodGet, "/demo.js", web.HandleDemoScript())
 	r.Method(http.MethodGet, "/demo.css", web.HandleDemoStyle())
 
-	graphql := resolvers.NewHandler(svc, d.Logger, d.GraphQL)
+	graphql := resolvers.NewHandler(svc, d.Recovery, d.Logger, d.GraphQL)
 	if d.Schema != "" || d.Root != nil {
 		graphql = resolvers.NewSchemaHandler(d.Schema, d.Root, d.Logger, d.GraphQL)
 	}
@@ -49,6 +49,13 @@ func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 		r.Method(http.MethodGet, "/sessions", rest.HandleSessions(svc, onError))
 		r.Method(http.MethodDelete, "/sessions/{id}", rest.HandleRevokeSession(svc, onError))
 		r.Method(http.MethodPost, "/password", rest.HandleChangePassword(svc, onError))
+		if rec := d.Recovery; rec != nil {
+			r.Method(http.MethodDelete, "/me", rest.HandleDeleteAccount(rec, onError))
+			r.Method(http.MethodPost, "/password/forgot", rest.HandleForgotPassword(rec, onError))
+			r.Method(http.MethodPost, "/password/reset", rest.HandleResetPassword(rec, onError))
+			r.Method(http.MethodPost, "/email/verification", rest.HandleRequestVerification(rec, onError))
+			r.Method(http.MethodPost, "/email/verify", rest.HandleVerifyEmail(rec, onError))
+		}
 	})
 
 	for path, h := range d.Extra {

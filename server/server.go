@@ -21,7 +21,11 @@ import (
 // Deps is everything the HTTP layer needs, built by main.
 type Deps struct {
 	Service *auth.Service
-	Logger  *slog.Logger
+	// Recovery serves password reset, e-mail verification and account
+	// deletion; nil (a test's stack on a store that keeps no outbox) serves
+	// none of their routes.
+	Recovery *auth.Recovery
+	Logger   *slog.Logger
 	// CORSAllowedOrigins lists the origins whose scripts may call the API;
 	// empty means no cross-origin access.
 	CORSAllowedOrigins []string

@@ -101,6 +101,7 @@ type Server struct {
 
 	client *http.Client
 	clock  *clock
+	outbox string
 }
 
 // NewServer starts tokengate with SQLite in memory, test secrets, bcrypt at
@@ -119,8 +120,17 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 		"METRICS":              "true",
 		"LOG_LEVEL":            "debug",
 	}, start: Epoch}
+	outbox := ""
+	if _, set := s.env["SMTP_URL"]; !set {
+		outbox = tb.TempDir()
+	}
 	for _, o := range opts {
 		o(&s)
+	}
+	if _, set := s.env["SMTP_URL"]; !set && outbox != "" {
+		s.env["SMTP_URL"] = "file:" + outbox
+	} else {
+		outbox = ""
 	}
 	cfg, err := config.Load(nil, func(name string) string { return s.env[name] }, io.Discard)
 	if err != nil {
@@ -151,7 +161,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	if s.wrap != nil {
 		h = s.wrap(a)
 	}
-	srv := &Server{App: a, clock: c}
+	srv := &Server{App: a, clock: c, outbox: outbox}
 	if s.inMemory {
 		srv.URL = "http://tokengate.test"
 		srv.client = &http.Client{Transport: handlerTransport{h}}

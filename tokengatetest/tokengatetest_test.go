@@ -65,6 +65,14 @@ func (e *exampleTB) Fatalf(format string, args ...any) {
 	fmt.Printf(format+"\n", args...)
 	os.Exit(1)
 }
+func (e *exampleTB) TempDir() string {
+	dir, err := os.MkdirTemp("", "tokengatetest-example-")
+	if err != nil {
+		e.Fatalf("%v", err)
+	}
+	e.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
 func (e *exampleTB) Close() {
 	for i := len(e.cleanups) - 1; i >= 0; i-- {
 		e.cleanups[i]()

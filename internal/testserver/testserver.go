@@ -70,9 +70,11 @@ type Options struct {
 type Stack struct {
 	Clock   *Clock
 	Service *auth.Service
-	Store   auth.Store
-	Codec   *token.Codec
-	Logger  *slog.Logger
+	// Recovery is nil when the test's store keeps no outbox.
+	Recovery *auth.Recovery
+	Store    auth.Store
+	Codec    *token.Codec
+	Logger   *slog.Logger
 }
 
 // Server is a Stack served over HTTP by the real server.New handler.
@@ -125,7 +127,23 @@ func NewStack(t testing.TB, opts Options) *Stack {
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}
-	return &Stack{Clock: clock, Service: svc, Store: st, Codec: codec, Logger: log}
+	stack := &Stack{Clock: clock, Service: svc, Store: st, Codec: codec, Logger: log}
+	// A test's wrapper of a store (one that fails on purpose) keeps no
+	// outbox: its stack has no recovery operations, and serves none.
+	if rs, ok := st.(auth.RecoveryStore); ok {
+		key, err := auth.NewLinkKey([]byte("test-link-key-0123456789abcdef-0123"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stack.Recovery, err = auth.NewRecovery(svc, rs, key, auth.RecoveryConfig{
+			PublicURL: "http://tokengate.test", ResetTTL: 30 * time.Minute, VerificationTTL: 48 * time.Hour,
+			EmailBudget: 5, EmailWindow: time.Hour,
+		})
+		if err != nil {
+			t.Fatalf("new recovery: %v", err)
+		}
+	}
+	return stack
 }
 
 // New starts the full HTTP stack and stops it when the test ends.
@@ -134,6 +152,7 @@ func New(t testing.TB, opts Options) *Server {
 	st := NewStack(t, opts)
 	h := server.New(server.Deps{
 		Service:            st.Service,
+		Recovery:           st.Recovery,
 		Logger:             st.Logger,
 		CORSAllowedOrigins: opts.CORSAllowedOrigins,
 		GraphQL:            resolvers.DefaultLimits(),

@@ -143,6 +143,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.Postgres(),
 		goose.WithSessionLocker(locker),
 		goose.WithTableName(versionTable),
+		goose.WithGoMigrations(migrations.EmailRekey(migrations.PostgresPlaceholder, auth.EmailKey)),
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrate postgres: %w", err)
@@ -250,7 +251,7 @@ func withCause(sentinel *auth.Error, cause error) error {
 
 // The columns every query reads, in the order the scan helpers expect.
 const (
-	userColumns    = `id, email, name, password_hash, token_version, created_at`
+	userColumns    = `id, email, name, password_hash, token_version, created_at, email_verified`
 	sessionColumns = `id, user_id, generation, created_at, last_used_at, rotated_at, expires_at, max_expires_at, revoked_at, user_agent, ip`
 )
 
@@ -259,7 +260,7 @@ const (
 type userRow struct{ u auth.User }
 
 func (r *userRow) dest() []any {
-	return []any{&r.u.ID, &r.u.Email, &r.u.Name, &r.u.PasswordHash, &r.u.TokenVersion, &r.u.CreatedAt}
+	return []any{&r.u.ID, &r.u.Email, &r.u.Name, &r.u.PasswordHash, &r.u.TokenVersion, &r.u.CreatedAt, &r.u.EmailVerified}
 }
 
 func (r *userRow) value() auth.User {
@@ -458,7 +459,7 @@ const rotateSQL = `
 		AND u.id = s.user_id AND u.token_version = $8
 	RETURNING s.id, s.user_id, s.generation, s.created_at, s.last_used_at, s.rotated_at,
 		s.expires_at, s.max_expires_at, s.revoked_at, s.user_agent, s.ip,
-		u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at`
+		u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at, u.email_verified`
 
 // RotateSession advances the session's generation in one statement if and
 // only if every condition of the refresh check holds.
@@ -489,7 +490,7 @@ func (s *Store) SessionState(ctx context.Context, sessionID string) (auth.Sessio
 	err := s.pool.QueryRow(ctx, `
 		SELECT s.id, s.user_id, s.generation, s.created_at, s.last_used_at, s.rotated_at,
 			s.expires_at, s.max_expires_at, s.revoked_at, s.user_agent, s.ip,
-			u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at
+			u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at, u.email_verified
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = $1`, sessionID).Scan(append(sess.dest(), u.dest()...)...)
 	if err != nil {

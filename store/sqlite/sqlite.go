@@ -165,6 +165,7 @@ func fileDSN(abs string, o options, reader bool) string {
 func migrate(ctx context.Context, db *sql.DB) error {
 	p, err := goose.NewProvider(goose.DialectSQLite3, db, migrations.SQLite(),
 		goose.WithTableName(versionTable),
+		goose.WithGoMigrations(migrations.EmailRekey(migrations.SQLitePlaceholder, auth.EmailKey)),
 		goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrate sqlite: %w", err)
@@ -224,7 +225,7 @@ func withCause(sentinel *auth.Error, cause error) error {
 
 // The columns every query reads, in the order scan expects them.
 const (
-	userColumns    = `id, email, name, password_hash, token_version, created_at`
+	userColumns    = `id, email, name, password_hash, token_version, created_at, email_verified`
 	sessionColumns = `id, user_id, generation, created_at, last_used_at, rotated_at, expires_at, max_expires_at, revoked_at, user_agent, ip`
 )
 
@@ -250,7 +251,7 @@ type userRow struct {
 }
 
 func (r *userRow) dest() []any {
-	return []any{&r.u.ID, &r.u.Email, &r.u.Name, &r.u.PasswordHash, &r.u.TokenVersion, &r.created}
+	return []any{&r.u.ID, &r.u.Email, &r.u.Name, &r.u.PasswordHash, &r.u.TokenVersion, &r.created, &r.u.EmailVerified}
 }
 
 func (r *userRow) value() auth.User {
@@ -477,7 +478,8 @@ const rotateSQL = `
 		(SELECT name          FROM users WHERE users.id = sessions.user_id),
 		(SELECT password_hash FROM users WHERE users.id = sessions.user_id),
 		(SELECT token_version FROM users WHERE users.id = sessions.user_id),
-		(SELECT created_at    FROM users WHERE users.id = sessions.user_id)`
+		(SELECT created_at    FROM users WHERE users.id = sessions.user_id),
+		(SELECT email_verified FROM users WHERE users.id = sessions.user_id)`
 
 // RotateSession advances the session's generation in one statement if and
 // only if every condition of the refresh check holds.
@@ -531,7 +533,7 @@ func (s *Store) SessionState(ctx context.Context, sessionID string) (auth.Sessio
 	err := s.r.QueryRowContext(ctx, `
 		SELECT s.id, s.user_id, s.generation, s.created_at, s.last_used_at, s.rotated_at,
 			s.expires_at, s.max_expires_at, s.revoked_at, s.user_agent, s.ip,
-			u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at
+			u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at, u.email_verified
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.id = ?1`, sessionID).Scan(append(sess.dest(), u.dest()...)...)
 	if err != nil {
