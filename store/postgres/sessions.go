@@ -1,0 +1,156 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tokengate/tokengate/auth"
+)
+
+// CreateSession inserts sess and, when maxLive > 0, revokes the user's
+// oldest sessions live at sess.CreatedAt beyond the newest maxLive. It
+// returns ErrNotFound when the user does not exist.
+func (s *Store) CreateSession(ctx context.Context, sess auth.Session, maxLive int) error {
+	return s.inTx(ctx, "create session", func(tx pgx.Tx) error {
+		// Locking the user serializes sign-ins of one user, so two of them
+		// cannot each count the other's session out and overshoot the cap.
+		// NO KEY UPDATE leaves other sessions' foreign-key checks unblocked.
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE`, sess.UserID).Scan(&one); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO sessions (`+sessionColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			sess.ID, sess.UserID, sess.Generation, ts(sess.CreatedAt), ts(sess.LastUsedAt),
+			ts(sess.RotatedAt), ts(sess.ExpiresAt), ts(sess.MaxExpiresAt), nullTS(sess.RevokedAt),
+			sess.UserAgent, sess.IP)
+		if err != nil || maxLive <= 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE sessions SET revoked_at = $1
+			WHERE id IN (
+				SELECT id FROM sessions
+				WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1
+				ORDER BY created_at DESC, id DESC
+				OFFSET $3)`,
+			ts(sess.CreatedAt), sess.UserID, maxLive)
+		return err
+	})
+}
+
+// rotateSQL is the whole refresh check in one statement: the WHERE clause
+// is the compare-and-swap on the generation, joined to the user's token
+// counter, and RETURNING hands back the session and the user. Under READ
+// COMMITTED, concurrent rotations of one generation queue on the row lock
+// and re-check the WHERE clause against the winner's row, so exactly one
+// matches.
+const rotateSQL = `
+	UPDATE sessions AS s SET
+		generation   = s.generation + 1,
+		rotated_at   = $1,
+		last_used_at = $1,
+		expires_at   = LEAST($2, s.max_expires_at),
+		user_agent   = CASE WHEN $3 = '' THEN s.user_agent ELSE $3 END,
+		ip           = CASE WHEN $4 = '' THEN s.ip ELSE $4 END
+	FROM users AS u
+	WHERE s.id = $5 AND s.user_id = $6 AND s.generation = $7
+		AND s.revoked_at IS NULL AND s.expires_at > $1
+		AND u.id = s.user_id AND u.token_version = $8
+	RETURNING s.id, s.user_id, s.generation, s.created_at, s.last_used_at, s.rotated_at,
+		s.expires_at, s.max_expires_at, s.revoked_at, s.user_agent, s.ip,
+		u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at`
+
+// RotateSession advances the session's generation in one statement if and
+// only if every condition of the refresh check holds.
+func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotated, bool, error) {
+	var sess sessionRow
+	var u userRow
+	// The statement is prepared on every connection (hotStatements), and
+	// pgx then uses it whatever the mode. QueryExecModeExec is for a
+	// connection where it is not: parse, bind and execute go together, one
+	// round trip, where the default mode would first prepare in another.
+	err := s.pool.QueryRow(ctx, rotateSQL, pgx.QueryExecModeExec,
+		ts(r.Now), ts(r.ExpiresAt), r.UserAgent, r.IP,
+		r.SessionID, r.UserID, r.Generation, r.TokenVersion,
+	).Scan(append(sess.dest(), u.dest()...)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return auth.Rotated{}, false, nil
+	}
+	if err != nil {
+		return auth.Rotated{}, false, classify("rotate session", err)
+	}
+	return auth.Rotated{Session: sess.value(), User: u.value()}, true, nil
+}
+
+// SessionState returns a session and its user.
+func (s *Store) SessionState(ctx context.Context, sessionID string) (auth.Session, auth.User, error) {
+	var sess sessionRow
+	var u userRow
+	err := s.pool.QueryRow(ctx, `
+		SELECT s.id, s.user_id, s.generation, s.created_at, s.last_used_at, s.rotated_at,
+			s.expires_at, s.max_expires_at, s.revoked_at, s.user_agent, s.ip,
+			u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = $1`, sessionID).Scan(append(sess.dest(), u.dest()...)...)
+	if err != nil {
+		return auth.Session{}, auth.User{}, classify("session state", err)
+	}
+	return sess.value(), u.value(), nil
+}
+
+// RevokeSession revokes one of userID's sessions that is live at now.
+func (s *Store) RevokeSession(ctx context.Context, userID, sessionID string, now time.Time) error {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE sessions SET revoked_at = $1
+		WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1`,
+		ts(now), sessionID, userID)
+	return classify("revoke session", mustAffect(tag, err))
+}
+
+// EndSession revokes a session whoever owns it. A session already revoked
+// keeps its first revocation time, and one that does not exist (perhaps
+// pruned) is already as ended as it can be: neither is an error.
+func (s *Store) EndSession(ctx context.Context, sessionID string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
+		ts(now), sessionID)
+	return classify("end session", err)
+}
+
+// ListSessions returns the user's sessions live at now, newest first.
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.Session, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+sessionColumns+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, id DESC`, userID, ts(now))
+	if err != nil {
+		return nil, classify("list sessions", err)
+	}
+	defer rows.Close()
+	// Not nil: an empty list is still a list to the JSON edge.
+	list := []auth.Session{}
+	for rows.Next() {
+		var r sessionRow
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, classify("list sessions", err)
+		}
+		list = append(list, r.value())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("list sessions", err)
+	}
+	return list, nil
+}
+
+// PruneSessions deletes the sessions that expired or were revoked before
+// cutoff.
+func (s *Store) PruneSessions(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1`, ts(cutoff))
+	if err != nil {
+		return 0, classify("prune sessions", err)
+	}
+	return tag.RowsAffected(), nil
+}
