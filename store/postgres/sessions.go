@@ -13,6 +13,9 @@ import (
 // oldest sessions live at sess.CreatedAt beyond the newest maxLive. It
 // returns ErrNotFound when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, maxLive int) error {
+	if !storable(sess.UserID) {
+		return noRow("create session")
+	}
 	return s.inTx(ctx, "create session", func(tx pgx.Tx) error {
 		// Locking the user serializes sign-ins of one user, so two of them
 		// cannot each count the other's session out and overshoot the cap.
@@ -67,6 +70,9 @@ const rotateSQL = `
 // RotateSession advances the session's generation in one statement if and
 // only if every condition of the refresh check holds.
 func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotated, bool, error) {
+	if !storable(r.SessionID, r.UserID) {
+		return auth.Rotated{}, false, nil
+	}
 	var sess sessionRow
 	var u userRow
 	// The statement is prepared on every connection (hotStatements), and
@@ -88,6 +94,9 @@ func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotate
 
 // SessionState returns a session and its user.
 func (s *Store) SessionState(ctx context.Context, sessionID string) (auth.Session, auth.User, error) {
+	if !storable(sessionID) {
+		return auth.Session{}, auth.User{}, noRow("session state")
+	}
 	var sess sessionRow
 	var u userRow
 	err := s.pool.QueryRow(ctx, `
@@ -104,6 +113,9 @@ func (s *Store) SessionState(ctx context.Context, sessionID string) (auth.Sessio
 
 // RevokeSession revokes one of userID's sessions that is live at now.
 func (s *Store) RevokeSession(ctx context.Context, userID, sessionID string, now time.Time) error {
+	if !storable(userID, sessionID) {
+		return noRow("revoke session")
+	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE sessions SET revoked_at = $1
 		WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1`,
@@ -115,6 +127,9 @@ func (s *Store) RevokeSession(ctx context.Context, userID, sessionID string, now
 // keeps its first revocation time, and one that does not exist (perhaps
 // pruned) is already as ended as it can be: neither is an error.
 func (s *Store) EndSession(ctx context.Context, sessionID string, now time.Time) error {
+	if !storable(sessionID) {
+		return nil // no such session: already as ended as it can be
+	}
 	_, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
 		ts(now), sessionID)
 	return classify("end session", err)
@@ -122,6 +137,9 @@ func (s *Store) EndSession(ctx context.Context, sessionID string, now time.Time)
 
 // ListSessions returns the user's sessions live at now, newest first.
 func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.Session, error) {
+	if !storable(userID) {
+		return []auth.Session{}, nil
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+sessionColumns+` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2

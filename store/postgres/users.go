@@ -19,6 +19,9 @@ func (s *Store) CreateUser(ctx context.Context, u auth.User) error {
 
 // UserByEmail finds a user by e-mail, case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error) {
+	if !storable(email) {
+		return auth.User{}, noRow("user by email")
+	}
 	var r userRow
 	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`,
 		auth.EmailKey(email)).Scan(r.dest()...)
@@ -32,6 +35,9 @@ const userByIDSQL = `SELECT ` + userColumns + ` FROM users WHERE id = $1`
 
 // UserByID finds a user by id.
 func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
+	if !storable(id) {
+		return auth.User{}, noRow("user by id")
+	}
 	var r userRow
 	err := s.pool.QueryRow(ctx, userByIDSQL, id).Scan(r.dest()...)
 	if err != nil {
@@ -43,6 +49,9 @@ func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
 // SetPasswordHash replaces a user's hash, leaving the token counter alone,
 // if the hash is still oldHash.
 func (s *Store) SetPasswordHash(ctx context.Context, userID string, oldHash, newHash []byte) error {
+	if !storable(userID) {
+		return noRow("set password hash")
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`,
 		hashValue(newHash), userID, hashValue(oldHash))
 	return classify("set password hash", mustAffect(tag, err))
@@ -53,6 +62,9 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID string, oldHash, new
 // The user row is locked first, as in every transaction here, so two of
 // them never wait on each other in opposite orders.
 func (s *Store) ChangePassword(ctx context.Context, userID, keepSessionID string, hash []byte, now time.Time) (auth.User, auth.Session, error) {
+	if !storable(userID, keepSessionID) {
+		return auth.User{}, auth.Session{}, noRow("change password")
+	}
 	var u userRow
 	var sess sessionRow
 	err := s.inTx(ctx, "change password", func(tx pgx.Tx) error {
@@ -87,6 +99,9 @@ func (s *Store) ChangePassword(ctx context.Context, userID, keepSessionID string
 // RevokeUser increments the user's token counter and revokes every session
 // of the user that is not revoked yet.
 func (s *Store) RevokeUser(ctx context.Context, userID string, now time.Time) error {
+	if !storable(userID) {
+		return noRow("revoke user")
+	}
 	return s.inTx(ctx, "revoke user", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = $1`, userID)
 		if err := mustAffect(tag, err); err != nil {

@@ -13,7 +13,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -206,3 +208,20 @@ func returningOne(ctx context.Context, q querier, dest []any, query string, args
 	}
 	return found, rows.Close()
 }
+
+// storable reports whether every id or key can name a row. PostgreSQL's
+// text holds neither NUL nor invalid UTF-8, and fails the statement when
+// sent one (an internal error, logged); such a string names no user or
+// session, so every method answers for it as for an unknown one, before
+// any statement. SQLite would store them, but both stores answer alike.
+func storable(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// noRow is ErrNotFound for op, for a key no row can have.
+func noRow(op string) error { return fmt.Errorf("%s: %w", op, auth.ErrNotFound) }

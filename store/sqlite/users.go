@@ -31,6 +31,9 @@ func (s *Store) CreateUser(ctx context.Context, u auth.User) error {
 
 // UserByEmail finds a user by e-mail, case-insensitively.
 func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error) {
+	if !storable(email) {
+		return auth.User{}, noRow("user by email")
+	}
 	var r userRow
 	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?1`,
 		auth.EmailKey(email)).Scan(r.dest()...)
@@ -42,6 +45,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (auth.User, error
 
 // UserByID finds a user by id.
 func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
+	if !storable(id) {
+		return auth.User{}, noRow("user by id")
+	}
 	var r userRow
 	err := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?1`, id).Scan(r.dest()...)
 	if err != nil {
@@ -53,6 +59,9 @@ func (s *Store) UserByID(ctx context.Context, id string) (auth.User, error) {
 // SetPasswordHash replaces a user's hash, leaving the token counter alone,
 // if the hash is still oldHash.
 func (s *Store) SetPasswordHash(ctx context.Context, userID string, oldHash, newHash []byte) error {
+	if !storable(userID) {
+		return noRow("set password hash")
+	}
 	res, err := s.w.ExecContext(ctx, `UPDATE users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3`,
 		hashValue(newHash), userID, hashValue(oldHash))
 	return classify("set password hash", mustAffect(res, err))
@@ -61,6 +70,9 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID string, oldHash, new
 // ChangePassword replaces the hash, increments the token counter, advances
 // keep's generation and revokes the user's other sessions, all or nothing.
 func (s *Store) ChangePassword(ctx context.Context, userID, keepSessionID string, hash []byte, now time.Time) (auth.User, auth.Session, error) {
+	if !storable(userID, keepSessionID) {
+		return auth.User{}, auth.Session{}, noRow("change password")
+	}
 	var u userRow
 	var sess sessionRow
 	err := s.inTx(ctx, "change password", func(tx *sql.Tx) error {
@@ -95,6 +107,9 @@ func (s *Store) ChangePassword(ctx context.Context, userID, keepSessionID string
 // RevokeUser increments the user's token counter and revokes every session
 // of the user that is not revoked yet.
 func (s *Store) RevokeUser(ctx context.Context, userID string, now time.Time) error {
+	if !storable(userID) {
+		return noRow("revoke user")
+	}
 	return s.inTx(ctx, "revoke user", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET token_version = token_version + 1 WHERE id = ?1`, userID)
 		if err := mustAffect(res, err); err != nil {

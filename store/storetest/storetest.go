@@ -92,6 +92,7 @@ func cases() []testCase {
 	for _, r := range refusals() {
 		c = append(c, testCase{"RotateSession refuses " + r.name, func(t *testing.T, s auth.Store) { testRotateRefused(t, s, r) }})
 	}
+	c = append(c, idCases()...)
 	for _, k := range keepNotLive() {
 		c = append(c, testCase{"ChangePassword returns ErrNotFound and changes nothing when keep is " + k.name,
 			func(t *testing.T, s auth.Store) { testChangePasswordKeepNotLive(t, s, k) }})
