@@ -81,7 +81,15 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, classify("open postgres", err)
 	}
-	return &Store{pool: pool}, nil
+	// Read once: a rotation that must be durable commits with this rather
+	// than a fixed "on", so an operator's stronger setting (remote_apply
+	// with a synchronous standby) holds for it too.
+	var durable string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&durable); err != nil {
+		pool.Close()
+		return nil, classify("open postgres", err)
+	}
+	return &Store{pool: pool, durableCommit: durable}, nil
 }
 
 // hotStatements are prepared on every connection as it is made, so that

@@ -26,6 +26,11 @@ import (
 // Store is the PostgreSQL auth.Store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// durableCommit is the server's synchronous_commit as the store's
+	// connections get it: what a rotation commits with when it must wait
+	// for the disk (rotateSQL), and what every other statement commits
+	// with.
+	durableCommit string
 }
 
 var _ auth.Store = (*Store)(nil)

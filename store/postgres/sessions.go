@@ -51,24 +51,54 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, maxLive in
 // COMMITTED, concurrent rotations of one generation queue on the row lock
 // and re-check the WHERE clause against the winner's row, so exactly one
 // matches.
+//
+// The generation matches the token's ($7) or is one behind it: the
+// lost-rotation rule (auth.Store.RotateSession). Either way the session
+// moves to $7 + 1, the generation after the token's.
+//
+// The last condition chooses how this statement commits (set_config with
+// is_local applies to its own implicit transaction only, and the WHERE
+// clause is evaluated on the row version that is updated, re-check
+// included). Normally synchronous_commit is off: the commit returns before
+// its WAL reaches disk, and a crash loses at most the rotations of the
+// last few hundred milliseconds, which the rule recovers, since it loses
+// at most one per session. That holds only while no session has two
+// rotations waiting for the flush, so a rotation commits with the server's
+// own setting ($9) when the session's previous rotation may not be on disk
+// yet (rotated within syncWindow) or was lost (the rule was used): its
+// commit then flushes the earlier one too.
 const rotateSQL = `
 	UPDATE sessions AS s SET
-		generation   = s.generation + 1,
+		generation   = $7::bigint + 1,
 		rotated_at   = $1,
 		last_used_at = $1,
 		expires_at   = LEAST($2, s.max_expires_at),
 		user_agent   = CASE WHEN $3 = '' THEN s.user_agent ELSE $3 END,
 		ip           = CASE WHEN $4 = '' THEN s.ip ELSE $4 END
 	FROM users AS u
-	WHERE s.id = $5 AND s.user_id = $6 AND s.generation = $7
+	WHERE s.id = $5 AND s.user_id = $6 AND s.generation IN ($7::bigint, $7::bigint - 1)
 		AND s.revoked_at IS NULL AND s.expires_at > $1
 		AND u.id = s.user_id AND u.token_version = $8
+		AND set_config('synchronous_commit',
+			CASE WHEN s.generation <> $7::bigint OR s.rotated_at > $1 - ` + syncWindow + `
+				THEN $9 ELSE 'off' END, true) IS NOT NULL
 	RETURNING s.id, s.user_id, s.generation, s.created_at, s.last_used_at, s.rotated_at,
 		s.expires_at, s.max_expires_at, s.revoked_at, s.user_agent, s.ip,
 		u.id, u.email, u.name, u.password_hash, u.token_version, u.created_at`
 
+// syncWindow is how long after a rotation the next one of the same session
+// still commits synchronously. PostgreSQL's WAL writer flushes an
+// asynchronous commit within three times wal_writer_delay (200ms by
+// default); five times, and never under a second, leaves room for a slow
+// flush. It follows the server's setting, and the statement's own clock
+// ($1, the caller's, like rotated_at), so a test's clock moves it too.
+const syncWindow = `GREATEST(interval '1 second', 5 * current_setting('wal_writer_delay')::interval)`
+
 // RotateSession advances the session's generation in one statement if and
-// only if every condition of the refresh check holds.
+// only if every condition of the refresh check holds, accepting a token one
+// generation ahead (a rotation the store lost), and commits without waiting
+// for the disk unless the session's previous rotation may still be waiting
+// for it (rotateSQL).
 func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotated, bool, error) {
 	if !storable(r.SessionID, r.UserID) {
 		return auth.Rotated{}, false, nil
@@ -81,7 +111,7 @@ func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotate
 	// round trip, where the default mode would first prepare in another.
 	err := s.pool.QueryRow(ctx, rotateSQL, pgx.QueryExecModeExec,
 		ts(r.Now), ts(r.ExpiresAt), r.UserAgent, r.IP,
-		r.SessionID, r.UserID, r.Generation, r.TokenVersion,
+		r.SessionID, r.UserID, r.Generation, r.TokenVersion, s.durableCommit,
 	).Scan(append(sess.dest(), u.dest()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return auth.Rotated{}, false, nil

@@ -44,16 +44,18 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, maxLive in
 // rotateSQL is the whole refresh check in one statement: the WHERE clause is
 // the compare-and-swap on the generation, and the scalar subqueries return
 // the user in the same step, since SQLite's RETURNING cannot name an
-// UPDATE-FROM table.
+// UPDATE-FROM table. The generation may be one behind the token's (the
+// lost-rotation rule, auth.Store.RotateSession); the session moves to the
+// one after the token's either way.
 const rotateSQL = `
 	UPDATE sessions SET
-		generation   = generation + 1,
+		generation   = ?7 + 1,
 		rotated_at   = ?1,
 		last_used_at = ?1,
 		expires_at   = min(?2, max_expires_at),
 		user_agent   = CASE WHEN ?3 = '' THEN user_agent ELSE ?3 END,
 		ip           = CASE WHEN ?4 = '' THEN ip ELSE ?4 END
-	WHERE id = ?5 AND user_id = ?6 AND generation = ?7
+	WHERE id = ?5 AND user_id = ?6 AND generation IN (?7, ?7 - 1)
 		AND revoked_at IS NULL AND expires_at > ?1
 		AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.token_version = ?8)
 	RETURNING ` + sessionColumns + `,
@@ -65,7 +67,9 @@ const rotateSQL = `
 		(SELECT created_at    FROM users WHERE users.id = sessions.user_id)`
 
 // RotateSession advances the session's generation in one statement if and
-// only if every condition of the refresh check holds.
+// only if every condition of the refresh check holds, accepting a token one
+// generation ahead (a rotation the store lost). It commits like every other
+// write, with synchronous=FULL (see fileDSN).
 func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotated, bool, error) {
 	if !storable(r.SessionID, r.UserID) {
 		return auth.Rotated{}, false, nil

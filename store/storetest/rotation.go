@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,7 +132,10 @@ type refusal struct {
 func refusals() []refusal {
 	return []refusal{
 		{name: "an older generation", change: func(r *auth.Rotation, _ auth.User) { r.Generation-- }},
-		{name: "a newer generation", change: func(r *auth.Rotation, _ auth.User) { r.Generation++ }},
+		// One ahead is a lost rotation (testRotateLost); two ahead was never
+		// issued for this store's state.
+		{name: "a generation two ahead", change: func(r *auth.Rotation, _ auth.User) { r.Generation += 2 }},
+		{name: "a generation three ahead", change: func(r *auth.Rotation, _ auth.User) { r.Generation += 3 }},
 		{name: "a lower token version", change: func(r *auth.Rotation, _ auth.User) { r.TokenVersion-- }},
 		{name: "a higher token version", change: func(r *auth.Rotation, _ auth.User) { r.TokenVersion++ }},
 		{name: "a revoked session",
@@ -163,6 +167,27 @@ func refusals() []refusal {
 			},
 			change: func(r *auth.Rotation, _ auth.User) { r.SessionID += "-after" }},
 	}
+}
+
+// lostRefusals are the refusals again for a token one generation ahead:
+// the lost-rotation rule relaxes the generation and nothing else.
+func lostRefusals() []refusal {
+	var out []refusal
+	for _, c := range refusals() {
+		if strings.Contains(c.name, "generation") {
+			continue
+		}
+		change := c.change
+		c.name += ", one generation ahead"
+		c.change = func(r *auth.Rotation, other auth.User) {
+			r.Generation++
+			if change != nil {
+				change(r, other)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func testRotateRefused(t *testing.T, s auth.Store, c refusal) {

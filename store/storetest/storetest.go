@@ -89,7 +89,8 @@ func cases() []testCase {
 		{"PruneSessions deletes sessions that expired or were revoked before the cutoff", testPrune},
 		{"Ping answers", testPing},
 	}
-	for _, r := range refusals() {
+	c = append(c, lostCases()...)
+	for _, r := range append(refusals(), lostRefusals()...) {
 		c = append(c, testCase{"RotateSession refuses " + r.name, func(t *testing.T, s auth.Store) { testRotateRefused(t, s, r) }})
 	}
 	c = append(c, idCases()...)
