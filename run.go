@@ -117,7 +117,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 func openStore(ctx context.Context, cfg config.Config) (auth.Store, error) {
 	switch cfg.Database {
 	case config.Postgres:
-		return postgres.Open(ctx, cfg.PostgresURL)
+		return postgres.OpenMaxConns(ctx, cfg.PostgresURL, cfg.DatabaseMaxConns)
 	default:
 		return sqlite.Open(ctx, cfg.SQLitePath)
 	}

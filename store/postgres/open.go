@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
 	"github.com/tokengate/tokengate/migrations"
 )
 
@@ -24,16 +27,41 @@ const versionTable = "tokengate_schema_version"
 // as unavailable within seconds instead of holding it until its deadline.
 const defaultConnectTimeout = 5 * time.Second
 
+// DefaultMaxConns is the pool's size when neither DATABASE_MAX_CONNS nor
+// the URL's pool_max_conns sets it, in place of pgxpool's max(4, CPUs).
+// With rotations committing asynchronously a refresh holds its connection
+// for one statement's CPU time rather than a WAL flush, so a few
+// connections per core keep PostgreSQL busy; more only queue inside the
+// server, and each costs the server a backend process (several MiB) out
+// of max_connections, shared by every instance. Measured in bench/README.md
+// ("Pool size").
+const DefaultMaxConns = 16
+
 // Open connects to the database at url (a postgres:// URL or a keyword/value
 // connection string, where pgxpool's pool_max_conns and friends also
 // apply) and applies the migrations.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return OpenMaxConns(ctx, url, 0)
+}
+
+// OpenMaxConns is Open with a pool of at most maxConns connections
+// (DATABASE_MAX_CONNS). With maxConns 0 the URL's pool_max_conns decides,
+// and without one DefaultMaxConns.
+func OpenMaxConns(ctx context.Context, url string, maxConns int) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	switch {
+	case maxConns > 0:
+		cfg.MaxConns = int32(min(maxConns, math.MaxInt32))
+	case !strings.Contains(url, "pool_max_conns"):
+		// pgxpool cannot say whether the URL set it; the name appears in
+		// the string only if it did.
+		cfg.MaxConns = DefaultMaxConns
 	}
 	return OpenConfig(ctx, cfg)
 }
