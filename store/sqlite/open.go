@@ -28,6 +28,9 @@ type options struct {
 	// busyTimeout is how long a statement waits for another process's lock
 	// before it fails as STORE_UNAVAILABLE.
 	busyTimeout time.Duration
+	// synchronous is the writer's synchronous pragma, FULL when empty; only
+	// BenchmarkRotateSession sets it, to measure what FULL costs.
+	synchronous string
 }
 
 func defaultOptions() options {
@@ -127,7 +130,18 @@ func fileDSN(abs string, o options, reader bool) string {
 		// FULL syncs the WAL at every commit: a rotation must be on disk
 		// before its tokens are sent, or a crash would resurrect the old
 		// generation and reject the client's new refresh token.
-		q.Add("_pragma", "synchronous(FULL)")
+		//
+		// NORMAL would let rotations (and everything else) commit without
+		// the sync, but unlike PostgreSQL's WAL writer nothing then syncs
+		// the WAL within a bounded time: a power cut could take back any
+		// number of one session's rotations, more than the lost-rotation
+		// rule recovers (auth.Store.RotateSession). Measured in
+		// bench/README.md ("SQLite").
+		sync := o.synchronous
+		if sync == "" {
+			sync = "FULL"
+		}
+		q.Add("_pragma", "synchronous("+sync+")")
 		// Transactions take the write lock at BEGIN, so two of them can
 		// never deadlock upgrading from read to write.
 		q.Set("_txlock", "immediate")
