@@ -29,12 +29,12 @@ const defaultConnectTimeout = 5 * time.Second
 
 // DefaultMaxConns is the pool's size when neither DATABASE_MAX_CONNS nor
 // the URL's pool_max_conns sets it, in place of pgxpool's max(4, CPUs).
-// With rotations committing asynchronously a refresh holds its connection
-// for one statement's CPU time rather than a WAL flush, so a few
-// connections per core keep PostgreSQL busy; more only queue inside the
-// server, and each costs the server a backend process (several MiB) out
-// of max_connections, shared by every instance. Measured in bench/README.md
-// ("Pool size").
+// Measured on 2 cores with rotations committing asynchronously
+// (bench/README.md, "Pool size"): 4 connections served 0.58× the refreshes
+// of 16, and 32 no more than 16 with a worse p99. Each connection costs
+// the server a backend process (several MiB) out of max_connections, which
+// every instance shares; work that waits for a flush (a session refreshed
+// back to back, sign-ins, revocations) gains from more.
 const DefaultMaxConns = 16
 
 // Open connects to the database at url (a postgres:// URL or a keyword/value
