@@ -29,12 +29,12 @@ const defaultConnectTimeout = 5 * time.Second
 
 // DefaultMaxConns is the pool's size when neither DATABASE_MAX_CONNS nor
 // the URL's pool_max_conns sets it, in place of pgxpool's max(4, CPUs).
-// Measured on 2 cores with rotations committing asynchronously
-// (bench/README.md, "Pool size"): 4 connections served 0.58× the refreshes
-// of 16, and 32 no more than 16 with a worse p99. Each connection costs
+// Measured on 2 cores under a heavy shared load (bench/README.md, "Pool
+// size"): 16 was never the worst of 4, 8, 16 and 32, and 32 brought only a
+// worse p99; work that waits for a flush needed more than 4 (1,173
+// synchronous refreshes/s at 4, 1,522 at 10). Each connection costs
 // the server a backend process (several MiB) out of max_connections, which
-// every instance shares; work that waits for a flush (a session refreshed
-// back to back, sign-ins, revocations) gains from more.
+// every instance shares.
 const DefaultMaxConns = 16
 
 // Open connects to the database at url (a postgres:// URL or a keyword/value
