@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/internal/teststores"
 	"github.com/tokengate/tokengate/internal/testserver"
+	"github.com/tokengate/tokengate/internal/teststores"
 )
 
 // A session id no session can have (a NUL, invalid UTF-8) is an unknown
