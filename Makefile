@@ -2,7 +2,7 @@
 # scripts/with-postgres.sh starts for the run (or the server already named
 # by TOKENGATE_TEST_DATABASE_URL).
 
-.PHONY: test test-short vet fmt browser-deps fuzz check
+.PHONY: test test-short vet fmt browser-deps fuzz check crash
 
 test: browser-deps
 	scripts/with-postgres.sh go test -race -count=1 ./...
@@ -28,6 +28,16 @@ browser-deps:
 			echo "browser-deps: npm missing; browser tests will skip" >&2; \
 		fi; \
 	fi
+
+# The PostgreSQL crash test (integration/pgcrash_test.go) CRASH_COUNT times
+# in a row, with CRASH_ROTATIONS answered rotations before each crash; make
+# test runs it once with 600. Each run prints how many rotations the crash
+# lost and the lost-rotation rule recovered.
+CRASH_COUNT ?= 5
+CRASH_ROTATIONS ?= 2000
+crash:
+	CRASH_ROTATIONS=$(CRASH_ROTATIONS) scripts/with-postgres.sh go test -count=$(CRASH_COUNT) -v \
+		-run '^TestPostgresCrashLosesNoRefreshToken$$' ./integration/
 
 # Without PostgreSQL: its tests skip, saying so.
 test-short:

@@ -419,7 +419,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (auth.Store, error) {
 	)
 	switch cfg.Database {
 	case config.Postgres:
-		st, err = postgres.Open(ctx, cfg.PostgresURL)
+		st, err = postgres.OpenMaxConns(ctx, cfg.PostgresURL, cfg.DatabaseMaxConns)
 		if err != nil {
 			// At start-up a refused password or a missing database is not
 			// "try again shortly": say which, in one line.

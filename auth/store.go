@@ -41,10 +41,18 @@ type Store interface {
 	// RotateSession is the refresh check: ONE atomic statement that advances
 	// the session's generation if and only if the user's token counter equals
 	// r.TokenVersion, the session is the user's, is not revoked, has not
-	// expired at r.Now, and its generation equals r.Generation. It then sets
+	// expired at r.Now, and its generation equals r.Generation or
+	// r.Generation-1. It then sets the generation to r.Generation+1,
 	// RotatedAt and LastUsedAt to r.Now, ExpiresAt to the earlier of
 	// r.ExpiresAt and MaxExpiresAt, and UserAgent/IP when given. ok is false,
 	// with a nil error, when any condition fails.
+	//
+	// r.Generation-1 is the lost-rotation rule: a token one generation ahead
+	// of the store was issued by this server for a rotation the store then
+	// lost (a crash before its commit reached disk), so it is current. A
+	// store may therefore commit a rotation without waiting for the disk,
+	// provided a crash can lose at most one rotation of any session; every
+	// other write stays durable. A token two or more ahead never matches.
 	RotateSession(ctx context.Context, r Rotation) (rotated Rotated, ok bool, err error)
 	// SessionState explains a failed rotation: the session and its user (for
 	// the current token counter). ErrNotFound for no such session.

@@ -15,6 +15,16 @@
 #   LOGIN_DURATION [20s] measured time of a login run (bcrypt: few requests)
 #   WARMUP [2s]          unmeasured lead-in of every run
 #   CONNS [32]           connections for access and refresh
+#   REFRESH_RING [1]     sessions each refresh connection takes turns over; 1
+#                        rotates one session back to back, which tokengate
+#                        commits durably (its previous rotation is under a
+#                        second old); CONNS x REFRESH_RING <= SESSIONS
+#   FLOOR_VARIANTS [sync read]  extra floors for the refresh scenario: the
+#                        floor rotating with a WAL flush every time, and the
+#                        floor that only reads (bench/floor FLOOR_ROTATION)
+#   DURABLE [1]          1: the throwaway cluster runs with fsync,
+#                        synchronous_commit and full_page_writes on, as a
+#                        production server does; 0: the test cluster's off
 #   LOGIN_CONNS [4]      connections for login (2 cores, bcrypt-bound)
 #   BCRYPT_COST [12]     tokengate's default; the seeded hashes use it too
 #   USERS [1000], SESSIONS [1000]  the main runs' table
@@ -51,6 +61,9 @@ DURATION=${DURATION:-10s}
 LOGIN_DURATION=${LOGIN_DURATION:-20s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-32}
+REFRESH_RING=${REFRESH_RING:-1}
+FLOOR_VARIANTS=${FLOOR_VARIANTS-sync read}
+DURABLE=${DURABLE:-1}
 LOGIN_CONNS=${LOGIN_CONNS:-4}
 BCRYPT_COST=${BCRYPT_COST:-12}
 USERS=${USERS:-1000}
@@ -102,6 +115,17 @@ export BCRYPT_COST
 # --- databases ---------------------------------------------------------------
 
 admin=$TOKENGATE_TEST_DATABASE_URL
+if [[ $DURABLE == 1 ]]; then
+	# with-postgres.sh's cluster skips every flush, which would make a
+	# commit's cost vanish from the refresh scenario. All three settings
+	# take effect on reload.
+	for setting in "fsync = on" "synchronous_commit = on" "full_page_writes = on"; do
+		"$TOKENGATE_TEST_PGBIN/psql" -X -q "$admin" -c "ALTER SYSTEM SET $setting"
+	done
+	"$TOKENGATE_TEST_PGBIN/psql" -X -q -t "$admin" -c "SELECT pg_reload_conf()" >/dev/null
+fi
+log "PostgreSQL: $("$TOKENGATE_TEST_PGBIN/psql" -X -q -t -A "$admin" -c "SELECT 'fsync ' || current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit') || ', wal_writer_delay ' || current_setting('wal_writer_delay')")"
+
 # template USERS SESSIONS: a database migrated by tokengate and seeded,
 # made once and copied (CREATE DATABASE ... TEMPLATE) for every run, so
 # every run starts from the same rows: generation 1 for every session.
@@ -147,10 +171,14 @@ start_server() {
 			PPROF="$([[ $PROFILE == 1 ]] && echo true || echo false)" $TOKENGATE_ENV "$@" \
 			"$work/tokengate" >>"$logfile" 2>&1 &
 	else
+		local rotation=async
+		if [[ $target == floor-* ]]; then
+			rotation=${target#floor-}
+		fi
 		# The floor runs with the collector target tokengate sets for itself
 		# (config.DefaultGCPercent) unless GOGC is set for both: a GC
 		# setting is neither server's work.
-		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" GOGC="${GOGC:-$TOKENGATE_GOGC}" "$@" \
+		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" GOGC="${GOGC:-$TOKENGATE_GOGC}" FLOOR_ROTATION="$rotation" "$@" \
 			"$work/floor" >>"$logfile" 2>&1 &
 	fi
 	server_pid=$!
@@ -175,9 +203,12 @@ stop_server() {
 # to runs.jsonl.
 measure() {
 	local kind=$1 target=$2 scenario=$3 rep=$4 tpl=$5 users=$6 sessions=$7
-	local conns=$CONNS duration=$DURATION
+	local conns=$CONNS duration=$DURATION ring=1
 	if [[ $scenario == login ]]; then
 		conns=$LOGIN_CONNS duration=$LOGIN_DURATION
+	fi
+	if [[ $scenario == refresh && $kind == main ]]; then
+		ring=$REFRESH_RING
 	fi
 	fresh_db "$tpl"
 	# Copying a large template leaves hundreds of MiB of dirty pages that
@@ -192,7 +223,7 @@ measure() {
 	fi
 	local line
 	line=$("$load" run -url "$server_url" -scenario "$scenario" -c "$conns" -d "$duration" -warmup "$WARMUP" \
-		-users "$users" -sessions "$sessions" -pid "$server_pid")
+		-users "$users" -sessions "$sessions" -ring "$ring" -pid "$server_pid")
 	if [[ -n "$profiler" ]]; then
 		wait "$profiler"
 	fi
@@ -231,6 +262,9 @@ log "check: both servers answer every scenario correctly and alike"
 for ((rep = 1; rep <= REPS; rep++)); do
 	for scenario in $SCENARIOS; do
 		if ((rep % 2)); then order="tokengate floor"; else order="floor tokengate"; fi
+		if [[ $scenario == refresh ]]; then
+			for variant in $FLOOR_VARIANTS; do order+=" floor-$variant"; done
+		fi
 		for target in $order; do
 			measure main "$target" "$scenario" "$rep" "$tpl" "$USERS" "$SESSIONS"
 		done
@@ -281,7 +315,7 @@ fi
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')),"
 	echo "$(uname -sr), $(go version | cut -d' ' -f3), $("${TOKENGATE_TEST_PGBIN:-/nonexistent}/postgres" --version 2>/dev/null || echo PostgreSQL) on loopback;"
 	echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: medians of $REPS)."
-	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }SCENARIOS=\"$SCENARIOS\" REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
+	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }SCENARIOS=\"$SCENARIOS\" DURABLE=$DURABLE REFRESH_RING=$REFRESH_RING SESSIONS=$SESSIONS FLOOR_VARIANTS=\"$FLOOR_VARIANTS\" REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
 	echo
 	"$load" report -runs "$out/runs.jsonl" -soak "$out/soak.csv"
 } >"$out/report.md"

@@ -69,6 +69,9 @@ type Config struct {
 	Database    DatabaseKind
 	SQLitePath  string
 	PostgresURL string
+	// DatabaseMaxConns caps the PostgreSQL pool (DATABASE_MAX_CONNS); 0
+	// leaves it to the URL's pool_max_conns, else the store's default.
+	DatabaseMaxConns int
 
 	// AccessTokenSecret and RefreshTokenSecret are the HS256 keys. Both are
 	// empty when GenerateSecrets is set.

@@ -116,6 +116,8 @@ func TestGoodValues(t *testing.T) {
 
 		{name: "BCRYPT_COST", value: "4", got: func(c Config) any { return c.BcryptCost }, want: 4},
 		{name: "BCRYPT_COST", value: "31", got: func(c Config) any { return c.BcryptCost }, want: 31},
+		{name: "DATABASE_MAX_CONNS", value: "24", got: func(c Config) any { return c.DatabaseMaxConns }, want: 24},
+		{name: "DATABASE_MAX_CONNS", value: "0", got: func(c Config) any { return c.DatabaseMaxConns }, want: 0},
 		{name: "BCRYPT_CONCURRENCY", value: "1", got: func(c Config) any { return c.BcryptConcurrency }, want: 1},
 		{name: "BCRYPT_CONCURRENCY", value: "0", got: func(c Config) any { return c.BcryptConcurrency }, want: 0},
 
@@ -214,6 +216,9 @@ func TestBadValues(t *testing.T) {
 		{"BCRYPT_COST", "32", nil, "from 4 to 31"},
 		{"BCRYPT_COST", "12.5", nil, "from 4 to 31"},
 		{"BCRYPT_COST", "high", nil, "from 4 to 31"},
+		{"DATABASE_MAX_CONNS", "-1", nil, `DATABASE_MAX_CONNS: "-1" must be a whole number from 0 (the default) to 1000`},
+		{"DATABASE_MAX_CONNS", "1001", nil, "from 0 (the default) to 1000"},
+		{"DATABASE_MAX_CONNS", "many", nil, "from 0 (the default) to 1000"},
 		{"BCRYPT_CONCURRENCY", "-1", nil, `BCRYPT_CONCURRENCY: "-1" must be a whole number from 0 (one per CPU) to 4096`},
 		{"BCRYPT_CONCURRENCY", "4097", nil, "from 0 (one per CPU)"},
 		{"BCRYPT_CONCURRENCY", "two", nil, "from 0 (one per CPU)"},

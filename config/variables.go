@@ -51,6 +51,12 @@ var variables = []variable{
 		set:  setDatabase,
 		get:  (*Config).databaseURL,
 	},
+	{
+		name: "DATABASE_MAX_CONNS", def: "0",
+		desc: "PostgreSQL connections this instance keeps at most, 1 to 1000; 0: the URL's pool_max_conns, else 16 (postgres.DefaultMaxConns)",
+		set:  setDatabaseMaxConns,
+		get:  func(c *Config) string { return strconv.Itoa(c.DatabaseMaxConns) },
+	},
 	secretVar("ACCESS_TOKEN_SECRET", "HS256 key of access tokens, at least 32 bytes; unset with SQLite: generated and kept beside the database",
 		func(c *Config) *Secret { return &c.AccessTokenSecret }),
 	secretVar("REFRESH_TOKEN_SECRET", "HS256 key of refresh tokens, at least 32 bytes, different from ACCESS_TOKEN_SECRET",
@@ -231,6 +237,15 @@ func setBcryptCost(c *Config, v string) error {
 		return fmt.Errorf("%q must be a whole number from %d to %d", v, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	c.BcryptCost = n
+	return nil
+}
+
+func setDatabaseMaxConns(c *Config, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1000 {
+		return fmt.Errorf("%q must be a whole number from 0 (the default) to 1000", v)
+	}
+	c.DatabaseMaxConns = n
 	return nil
 }
 

@@ -32,10 +32,12 @@ type caller struct{ userID, sessionID string }
 
 type callerKey struct{}
 
-// rotateSQL is tokengate's compare-and-swap (store/postgres rotateSQL):
-// the same UPDATE with the same conditions and the same effect, returning
-// only the columns the new pair needs.
-const rotateSQL = `
+// The rotation statements, one per FLOOR_ROTATION mode (rotation.go).
+//
+// syncRotateSQL is tokengate's compare-and-swap as it was before
+// asynchronous rotations: the same conditions and effect, committed with the
+// server's synchronous_commit, so every refresh waits for a WAL flush.
+const syncRotateSQL = `
 	UPDATE sessions AS s SET
 		generation   = s.generation + 1,
 		rotated_at   = $1,
@@ -48,6 +50,37 @@ const rotateSQL = `
 		AND s.revoked_at IS NULL AND s.expires_at > $1
 		AND u.id = s.user_id AND u.token_version = $8
 	RETURNING s.generation, s.expires_at`
+
+// asyncRotateSQL is tokengate's rotation now (store/postgres rotateSQL):
+// the lost-rotation rule in the WHERE clause and the commit mode chosen in
+// the statement, $9 being the server's synchronous_commit, returning only
+// the columns the new pair needs.
+const asyncRotateSQL = `
+	UPDATE sessions AS s SET
+		generation   = $7::bigint + 1,
+		rotated_at   = $1,
+		last_used_at = $1,
+		expires_at   = LEAST($2, s.max_expires_at),
+		user_agent   = CASE WHEN $3 = '' THEN s.user_agent ELSE $3 END,
+		ip           = CASE WHEN $4 = '' THEN s.ip ELSE $4 END
+	FROM users AS u
+	WHERE s.id = $5 AND s.user_id = $6 AND s.generation IN ($7::bigint, $7::bigint - 1)
+		AND s.revoked_at IS NULL AND s.expires_at > $1
+		AND u.id = s.user_id AND u.token_version = $8
+		AND set_config('synchronous_commit',
+			CASE WHEN s.generation <> $7::bigint
+				OR s.rotated_at > $1 - GREATEST(interval '1 second', 5 * current_setting('wal_writer_delay')::interval)
+				THEN $9 ELSE 'off' END, true) IS NOT NULL
+	RETURNING s.generation, s.expires_at`
+
+// readSQL is the read-only floor's check: the same conditions, read
+// instead of written. The pair it issues carries the same generation.
+const readSQL = `
+	SELECT s.generation, s.expires_at
+	FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+	WHERE s.id = $2 AND s.user_id = $3 AND s.generation = $4
+		AND s.revoked_at IS NULL AND s.expires_at > $1
+		AND u.token_version = $5`
 
 // validateTokens does what tokengate's middleware does on the two paths the
 // harness loads: a valid access token is trusted without I/O; otherwise a
@@ -96,10 +129,21 @@ func (f *floor) rotate(r *http.Request, raw string) (caller, pair, error) {
 	now := time.Now().UTC()
 	var generation int64
 	var expires time.Time
-	err := f.pool.QueryRow(r.Context(), rotateSQL,
-		micros(now), micros(now.Add(f.cfg.refreshTTL)), r.UserAgent(), clientIP(r),
-		claims.SessionID, claims.Subject, claims.Generation, claims.TokenVersion,
-	).Scan(&generation, &expires)
+	var row pgx.Row
+	switch f.rotation {
+	case rotateRead:
+		row = f.pool.QueryRow(r.Context(), readSQL,
+			micros(now), claims.SessionID, claims.Subject, claims.Generation, claims.TokenVersion)
+	case rotateSync:
+		row = f.pool.QueryRow(r.Context(), syncRotateSQL,
+			micros(now), micros(now.Add(f.cfg.refreshTTL)), r.UserAgent(), clientIP(r),
+			claims.SessionID, claims.Subject, claims.Generation, claims.TokenVersion)
+	default:
+		row = f.pool.QueryRow(r.Context(), asyncRotateSQL,
+			micros(now), micros(now.Add(f.cfg.refreshTTL)), r.UserAgent(), clientIP(r),
+			claims.SessionID, claims.Subject, claims.Generation, claims.TokenVersion, f.durableCommit)
+	}
+	err := row.Scan(&generation, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return caller{}, pair{}, nil
 	}

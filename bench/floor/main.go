@@ -22,7 +22,16 @@
 // starts both the same way: ADDR, DATABASE_URL (PostgreSQL, already
 // migrated by tokengate), ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET,
 // ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, SESSION_MAX_AGE, TOKEN_ISSUER,
-// TOKEN_AUDIENCE. GET /healthz answers 200.
+// TOKEN_AUDIENCE, DATABASE_MAX_CONNS (the pool's size, with tokengate's
+// default). GET /healthz answers 200.
+//
+// FLOOR_ROTATION chooses what a refresh does to the database: "async"
+// (the default) is tokengate's rotation, the compare-and-swap committed
+// without waiting for the disk unless the session rotated within the last
+// second or was recovered by the lost-rotation rule; "sync" is the same
+// compare-and-swap waiting for the WAL flush every time; "read" only reads
+// the session and the user, rotating nothing: the floor a server that does
+// not rotate refresh tokens would have.
 package main
 
 import (
@@ -33,12 +42,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tokengate/tokengate/store/postgres"
 )
 
 func main() {
@@ -59,7 +70,18 @@ type config struct {
 	sessionMaxAge time.Duration
 	issuer        string
 	audience      string
+	maxConns      int
+	rotation      rotationMode
 }
+
+// rotationMode is FLOOR_ROTATION.
+type rotationMode string
+
+const (
+	rotateAsync rotationMode = "async"
+	rotateSync  rotationMode = "sync"
+	rotateRead  rotationMode = "read"
+)
 
 func loadConfig() (config, error) {
 	c := config{
@@ -69,6 +91,19 @@ func loadConfig() (config, error) {
 		refreshSecret: []byte(os.Getenv("REFRESH_TOKEN_SECRET")),
 		issuer:        env("TOKEN_ISSUER", "tokengate"),
 		audience:      env("TOKEN_AUDIENCE", "tokengate"),
+	}
+	switch c.rotation = rotationMode(env("FLOOR_ROTATION", string(rotateAsync))); c.rotation {
+	case rotateAsync, rotateSync, rotateRead:
+	default:
+		return c, fmt.Errorf("FLOOR_ROTATION %q: want async, sync or read", c.rotation)
+	}
+	c.maxConns = postgres.DefaultMaxConns
+	if v := os.Getenv("DATABASE_MAX_CONNS"); v != "" && v != "0" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("DATABASE_MAX_CONNS %q: want a whole number", v)
+		}
+		c.maxConns = n
 	}
 	if c.databaseURL == "" || len(c.accessSecret) < 32 || len(c.refreshSecret) < 32 {
 		return c, errors.New("DATABASE_URL and both token secrets (32 bytes or more) are required")
@@ -99,8 +134,12 @@ func env(name, def string) string {
 
 // floor holds everything a request needs.
 type floor struct {
-	cfg           config
-	pool          *pgxpool.Pool
+	cfg      config
+	pool     *pgxpool.Pool
+	rotation rotationMode
+	// durableCommit is the server's synchronous_commit, what the async
+	// rotation commits with when it must be durable (as tokengate's store).
+	durableCommit string
 	accessParser  *jwt.Parser
 	refreshParser *jwt.Parser
 	accessKey     jwt.Keyfunc
@@ -118,18 +157,27 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// The pool's defaults, as tokengate's store takes them from the same URL.
-	pool, err := pgxpool.New(ctx, cfg.databaseURL)
+	// pgxpool's defaults but for the size, which is tokengate's
+	// (DATABASE_MAX_CONNS, else postgres.DefaultMaxConns).
+	poolCfg, err := pgxpool.ParseConfig(cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	poolCfg.MaxConns = int32(cfg.maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := pool.Ping(ctx); err != nil {
+	var durable string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&durable); err != nil {
 		return err
 	}
 	f := &floor{
 		cfg:                cfg,
 		pool:               pool,
+		rotation:           cfg.rotation,
+		durableCommit:      durable,
 		accessKey:          keyFor("at+jwt", cfg.accessSecret),
 		refreshKey:         keyFor("rt+jwt", cfg.refreshSecret),
 		maxSessionsPerUser: 100,
@@ -155,7 +203,7 @@ func run() error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	fmt.Fprintln(os.Stderr, "floor: listening on", ln.Addr())
+	fmt.Fprintln(os.Stderr, "floor: listening on", ln.Addr(), "rotation", cfg.rotation, "pool", cfg.maxConns)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -65,6 +65,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	users := fs.Int("users", 1000, "seeded users (as given to seed)")
 	sessions := fs.Int("sessions", 1000, "seeded sessions (as given to seed)")
 	first := fs.Int("first", 0, "refresh: the first session to use; each connection follows one session from here on, spread over the rest")
+	ring := fs.Int("ring", 1, "refresh: sessions each connection takes turns over (1: one session, rotated back to back)")
 	pid := fs.Int("pid", 0, "the server's process id: report its CPU time per request and its peak RSS")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,10 +83,14 @@ func cmdRun(ctx context.Context, args []string) error {
 	case "access":
 		newScenario = accessScenario(m, *conns, *users)
 	case "refresh":
-		if *first+*conns > *sessions {
-			return fmt.Errorf("refresh needs a session per connection: -first %d + -c %d exceeds -sessions %d", *first, *conns, *sessions)
+		if *ring < 1 || *first+*conns**ring > *sessions {
+			return fmt.Errorf("refresh needs -ring sessions per connection: -first %d + -c %d × -ring %d exceeds -sessions %d", *first, *conns, *ring, *sessions)
 		}
-		newScenario = refreshScenario(m, *conns, *users, *sessions, *first)
+		if *ring > 1 {
+			newScenario = refreshRingScenario(m, *conns, *users, *first, *ring)
+		} else {
+			newScenario = refreshScenario(m, *conns, *users, *sessions, *first)
+		}
 	case "login":
 		newScenario = loginScenario(*conns, *users)
 	default:
@@ -222,6 +227,37 @@ func refreshScenario(m *minter, conns, users, sessions, first int) func(int) sce
 				return false, false
 			}
 			refresh = res.refresh
+			return true, true
+		}
+	}
+}
+
+// refreshRingScenario is refreshScenario with each connection taking turns
+// over ring sessions of its own (connection k has sessions first+k,
+// first+k+conns, ...), so a session rotates once every ring requests of its
+// connection instead of back to back: closer to clients, which refresh
+// once per access token lifetime, and the pattern tokengate's rotation
+// commits asynchronously for (its previous rotation is over a second old).
+func refreshRingScenario(m *minter, conns, users, first, ring int) func(int) scenario {
+	return func(k int) scenario {
+		type held struct {
+			expired, refresh string
+			answer           []byte
+		}
+		sessions := make([]held, ring)
+		for j := range sessions {
+			s := first + k + j*conns
+			sessions[j] = held{m.expiredAccess(s, users), m.refresh(s, users), []byte(meAnswer(s % users))}
+		}
+		j := 0
+		return func(c *client, w *worker) (bool, bool) {
+			h := &sessions[j]
+			res, err := c.post("/graphql", h.expired, h.refresh, meBody)
+			if !check(w, res, err, h.answer, true) {
+				return false, false
+			}
+			h.refresh = res.refresh
+			j = (j + 1) % ring
 			return true, true
 		}
 	}
