@@ -13,7 +13,7 @@ import (
 // the codec's overhead over the bare library is read from one run.
 func BenchmarkVerifyAccess(b *testing.B) {
 	c, _ := newCodec(b)
-	at, _, _ := c.IssueAccess("user-1", "session-1")
+	at, _, _ := c.IssueAccess("user-1", "session-1", 0)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.VerifyAccess(at); err != nil {
@@ -24,7 +24,7 @@ func BenchmarkVerifyAccess(b *testing.B) {
 
 func BenchmarkParseWithClaimsAlone(b *testing.B) {
 	c, clk := newCodec(b)
-	at, _, _ := c.IssueAccess("user-1", "session-1")
+	at, _, _ := c.IssueAccess("user-1", "session-1", 0)
 	p := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(clk.Now))
 	key := func(*jwt.Token) (any, error) { return accessSecret, nil }
 	b.ReportAllocs()
@@ -43,7 +43,7 @@ func BenchmarkIssuePair(b *testing.B) {
 	rc := auth.RefreshClaims{UserID: "user-1", SessionID: "session-1", TokenVersion: 1, Generation: 2, ExpiresAt: clk.Now().Add(time.Hour)}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := c.IssueAccess("user-1", "session-1"); err != nil {
+		if _, _, err := c.IssueAccess("user-1", "session-1", 0); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := c.IssueRefresh(rc); err != nil {
