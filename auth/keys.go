@@ -57,7 +57,8 @@ type KeyStore interface {
 	// may be called with the keys of another instance's finished step; its
 	// error aborts the step unchanged. Other instances are told of a
 	// non-empty change (NOTIFY on PostgreSQL). STORE_UNAVAILABLE when the
-	// database cannot be reached; INTERNAL for an unknown ID in the changes.
+	// database cannot be reached; NOT_FOUND for an unknown ID in the
+	// changes.
 	ChangeSigningKeys(ctx context.Context, decide func(keys []SigningKey) (KeyChanges, error)) error
 }
 
