@@ -94,11 +94,17 @@ func (m *Manager) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read signing keys: %w", err)
 	}
+	if err := m.checkKEK(keys); err != nil {
+		return err
+	}
 	if ch, err := m.ensure(keys, m.cfg.Now()); err != nil {
 		return err
 	} else if !ch.Empty() {
 		// Decided again under the lock: another instance may have done it.
 		if err := m.cfg.Store.ChangeSigningKeys(ctx, func(keys []auth.SigningKey) (auth.KeyChanges, error) {
+			if err := m.checkKEK(keys); err != nil {
+				return auth.KeyChanges{}, err
+			}
 			return m.ensure(keys, m.cfg.Now())
 		}); err != nil {
 			return fmt.Errorf("update signing keys: %w", err)
@@ -149,6 +155,17 @@ func (m *Manager) install(keys []auth.SigningKey) error {
 	return nil
 }
 
+// checkKEK opens the newest stored key, so that a wrong KEK stops
+// everything before a key sealed under it joins the others.
+func (m *Manager) checkKEK(keys []auth.SigningKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	newest := slices.MaxFunc(keys, func(a, b auth.SigningKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	_, err := m.sealer.privateKey(newest)
+	return err
+}
+
 // ensure is the schedule's own step: a current key and a next key exist.
 func (m *Manager) ensure(keys []auth.SigningKey, now time.Time) (auth.KeyChanges, error) {
 	var ch auth.KeyChanges
@@ -195,6 +212,9 @@ func (m *Manager) activateNext(states []Status, now time.Time) (auth.KeyChanges,
 func (m *Manager) Rotate(ctx context.Context) (string, error) {
 	var kid string
 	err := m.cfg.Store.ChangeSigningKeys(ctx, func(keys []auth.SigningKey) (auth.KeyChanges, error) {
+		if err := m.checkKEK(keys); err != nil {
+			return auth.KeyChanges{}, err
+		}
 		now := m.cfg.Now()
 		ch, err := m.activateNext(m.cfg.Schedule.States(keys, now), now)
 		if err != nil {
@@ -223,6 +243,9 @@ var ErrUnknownKey = errors.New("no such signing key, or it is already retired")
 // replaced by the next one at once, a retired next key by a new one.
 func (m *Manager) Retire(ctx context.Context, kid string) error {
 	err := m.cfg.Store.ChangeSigningKeys(ctx, func(keys []auth.SigningKey) (auth.KeyChanges, error) {
+		if err := m.checkKEK(keys); err != nil {
+			return auth.KeyChanges{}, err
+		}
 		now := m.cfg.Now()
 		states := m.cfg.Schedule.States(keys, now)
 		i := slices.IndexFunc(states, func(st Status) bool { return st.Key.ID == kid })
