@@ -79,6 +79,21 @@ type Config struct {
 	// it signs anything.
 	GenerateSecrets bool
 
+	// OldRefreshTokenSecrets are the further secrets REFRESH_TOKEN_SECRET
+	// lists after the first: they verify, only the first signs.
+	OldRefreshTokenSecrets []Secret
+
+	// AccessTokenAlg is ACCESS_TOKEN_ALG (keys.go). KeyEncryptionKey seals
+	// the private signing keys; GenerateKEK is set when it must come from
+	// ResolveKeyEncryptionKey.
+	AccessTokenAlg     string
+	KeyEncryptionKey   Secret
+	GenerateKEK        bool
+	SigningKeyRotation time.Duration
+	SigningKeyOverlap  time.Duration
+	// TokenClockLeeway is the clock skew tolerated on token times.
+	TokenClockLeeway time.Duration
+
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	SessionMaxAge     time.Duration
@@ -186,7 +201,7 @@ func (c *Config) validate() error {
 	case c.AccessTokenSecret.Equal(c.RefreshTokenSecret):
 		return errors.New("ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET: must be different, so that a refresh token can never pass as an access token")
 	}
-	return nil
+	return c.validateKeys()
 }
 
 // Policy returns the domain policy this configuration sets, with the
