@@ -55,6 +55,7 @@ var commands = map[string]command{
 		help:  "Ask the server on ADDR (on this host) whether it is ready; exit 0 if so. For container health checks.",
 		run:   healthcheck,
 	},
+	"keys": keysCommand,
 }
 
 // run is the whole program; main only supplies the process's environment.
@@ -147,14 +148,10 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	defer st.Close()
 
-	codec := token.New(token.Config{
-		AccessSecret:  cfg.AccessTokenSecret,
-		RefreshSecret: cfg.RefreshTokenSecret,
-		Issuer:        cfg.TokenIssuer,
-		Audience:      cfg.TokenAudience,
-		AccessTTL:     cfg.AccessTokenTTL,
-		Now:           time.Now,
-	})
+	codec, keyManager, err := newCodec(ctx, &cfg, st, log)
+	if err != nil {
+		return err
+	}
 	limits := auth.Limits{
 		LoginFailures: ratelimit.New(cfg.RateLimitLogin, time.Now),
 		IP:            ratelimit.New(cfg.RateLimitIP, time.Now),
@@ -185,6 +182,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			TrustedProxies:     cfg.TrustedProxies,
 			GraphQL:            resolvers.DefaultLimits(),
 			Metrics:            m,
+			JWKS:               token.JWKSHandler(codec),
 			Extra:              extra,
 		}),
 		// Bounded everywhere so a slow or hostile client holds a connection
@@ -205,6 +203,9 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	pruneCtx, stopPruning := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPruning()
 	go pruneSessions(pruneCtx, svc, log)
+	if keyManager != nil {
+		go keyManager.Run(pruneCtx)
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
