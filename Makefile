@@ -27,6 +27,9 @@ browser-deps:
 			echo "browser-deps: npm missing; browser tests will skip" >&2; \
 		fi; \
 	fi
+	@if [ ! -d token/jwkstest/node_modules/jose ] && command -v npm >/dev/null 2>&1; then \
+		cd token/jwkstest && npm ci --no-audit --no-fund; \
+	fi
 
 # Without PostgreSQL: its tests skip, saying so.
 test-short:
