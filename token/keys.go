@@ -121,7 +121,10 @@ var emptyJWKS = []byte(`{"keys":[]}`)
 // asymmetricSet builds the set of an AccessKeys after checking that every
 // key is what its Alg says and carries its thumbprint as ID.
 func asymmetricSet(keys AccessKeys, maxCached int) (*keySet, error) {
-	ks := &keySet{byID: make(map[string]*verifyKey, len(keys.Published)), cache: newVerifiedCache(maxCached)}
+	ks := &keySet{byID: make(map[string]*verifyKey, len(keys.Published))}
+	if maxCached >= 0 {
+		ks.cache = newVerifiedCache(maxCached)
+	}
 	jwks := make([]JWK, 0, len(keys.Published))
 	for _, pk := range keys.Published {
 		if err := checkKey(pk.Alg, pk.Key); err != nil {

@@ -58,7 +58,7 @@ type Config struct {
 	// DefaultLeeway, NoLeeway none, at most MaxLeeway.
 	Leeway time.Duration
 	// MaxCachedTokens bounds the verified-access-token cache of asymmetric
-	// keys; zero means DefaultMaxCachedTokens.
+	// keys; zero means DefaultMaxCachedTokens, a negative value no cache.
 	MaxCachedTokens int
 	Now             auth.Clock
 }
@@ -145,7 +145,7 @@ func New(cfg Config) *Codec {
 		// ACCESS_TOKEN_ALG may still be published; each key verifies
 		// only its own.
 		c.accessParser = parser(ES256, EdDSA, RS256)
-		c.access.Store(&keySet{byID: map[string]*verifyKey{}, jwks: emptyJWKS, etag: etagOf(emptyJWKS), cache: newVerifiedCache(cfg.MaxCachedTokens)})
+		c.access.Store(&keySet{byID: map[string]*verifyKey{}, jwks: emptyJWKS, etag: etagOf(emptyJWKS)})
 	} else {
 		c.accessParser = parser(HS256)
 		c.access.Store(secretSet(typeAccess, secrets[:1]))
