@@ -70,6 +70,21 @@ func memoryStore(t testing.TB) *sqlite.Store {
 	return s
 }
 
+// forEachStore runs a test on SQLite (in memory) and on a fresh
+// PostgreSQL database, which is skipped without a server (failed under CI).
+func forEachStore(t *testing.T, test func(t *testing.T, st auth.KeyStore)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, memoryStore(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		pgtest.Require(t)
+		s, err := postgres.Open(t.Context(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		test(t, s)
+	})
+}
+
 func states(t testing.TB, m *signing.Manager) map[signing.State][]string {
 	t.Helper()
 	list, err := m.Statuses(t.Context())
@@ -116,65 +131,67 @@ func verifies(c *token.Codec, at string) bool {
 // previous and retired with the injected clock, checking what is
 // published and what verifies at each step.
 func TestScheduleWalksEveryState(t *testing.T) {
-	clk := &clock{t: epoch}
-	in := newInstance(t, memoryStore(t), clk, token.ES256, kek)
+	forEachStore(t, func(t *testing.T, st auth.KeyStore) {
+		clk := &clock{t: epoch}
+		in := newInstance(t, st, clk, token.ES256, kek)
 
-	// A fresh store: the first start makes a current and a next key.
-	mustRefresh(t, in.m)
-	s := states(t, in.m)
-	first, second := only(t, s, signing.Current), only(t, s, signing.Next)
-	if got := in.codec.PublishedKeyIDs(); !slices.Equal(got, sorted(first, second)) {
-		t.Fatalf("published %v, want current and next", got)
-	}
-	list, _ := in.m.Statuses(t.Context())
-	for _, st := range list {
-		if st.State == signing.Next && !st.Key.ActivatesAt.Equal(epoch.Add(schedule.Rotation)) {
-			t.Errorf("next activates at %v, want a rotation after the first", st.Key.ActivatesAt)
+		// A fresh store: the first start makes a current and a next key.
+		mustRefresh(t, in.m)
+		s := states(t, in.m)
+		first, second := only(t, s, signing.Current), only(t, s, signing.Next)
+		if got := in.codec.PublishedKeyIDs(); !slices.Equal(got, sorted(first, second)) {
+			t.Fatalf("published %v, want current and next", got)
 		}
-	}
-	old := issue(t, in.codec)
-	if kidOf(t, old) != first {
-		t.Fatalf("signed with %s, want the current key %s", kidOf(t, old), first)
-	}
+		list, _ := in.m.Statuses(t.Context())
+		for _, st := range list {
+			if st.State == signing.Next && !st.Key.ActivatesAt.Equal(epoch.Add(schedule.Rotation)) {
+				t.Errorf("next activates at %v, want a rotation after the first", st.Key.ActivatesAt)
+			}
+		}
+		old := issue(t, in.codec)
+		if kidOf(t, old) != first {
+			t.Fatalf("signed with %s, want the current key %s", kidOf(t, old), first)
+		}
 
-	// A token the first key signs a minute before its time ends.
-	clk.Set(epoch.Add(schedule.Rotation - time.Minute))
-	justBefore := issue(t, in.codec)
-	if kidOf(t, justBefore) != first {
-		t.Fatal("not signed with the first key")
-	}
+		// A token the first key signs a minute before its time ends.
+		clk.Set(epoch.Add(schedule.Rotation - time.Minute))
+		justBefore := issue(t, in.codec)
+		if kidOf(t, justBefore) != first {
+			t.Fatal("not signed with the first key")
+		}
 
-	// The next key's time comes: it signs, the first is previous, a new
-	// next key is made; three are published.
-	clk.Set(epoch.Add(schedule.Rotation))
-	mustRefresh(t, in.m)
-	s = states(t, in.m)
-	if only(t, s, signing.Current) != second || only(t, s, signing.Previous) != first {
-		t.Fatalf("after the rotation: %v", s)
-	}
-	third := only(t, s, signing.Next)
-	if len(in.codec.PublishedKeyIDs()) != 3 {
-		t.Fatalf("published %v, want three", in.codec.PublishedKeyIDs())
-	}
-	if kidOf(t, issue(t, in.codec)) != second {
-		t.Fatal("not signed with the new current key")
-	}
-	// The token the previous key signed just before still verifies.
-	clk.Set(epoch.Add(schedule.Rotation + time.Minute))
-	if !verifies(in.codec, justBefore) {
-		t.Fatal("a token of the previous key was refused")
-	}
+		// The next key's time comes: it signs, the first is previous, a new
+		// next key is made; three are published.
+		clk.Set(epoch.Add(schedule.Rotation))
+		mustRefresh(t, in.m)
+		s = states(t, in.m)
+		if only(t, s, signing.Current) != second || only(t, s, signing.Previous) != first {
+			t.Fatalf("after the rotation: %v", s)
+		}
+		third := only(t, s, signing.Next)
+		if len(in.codec.PublishedKeyIDs()) != 3 {
+			t.Fatalf("published %v, want three", in.codec.PublishedKeyIDs())
+		}
+		if kidOf(t, issue(t, in.codec)) != second {
+			t.Fatal("not signed with the new current key")
+		}
+		// The token the previous key signed just before still verifies.
+		clk.Set(epoch.Add(schedule.Rotation + time.Minute))
+		if !verifies(in.codec, justBefore) {
+			t.Fatal("a token of the previous key was refused")
+		}
 
-	// After the retention the previous key is retired and unpublished.
-	clk.Set(epoch.Add(schedule.Rotation + schedule.KeepPrevious))
-	mustRefresh(t, in.m)
-	s = states(t, in.m)
-	if only(t, s, signing.Retired) != first || only(t, s, signing.Current) != second || only(t, s, signing.Next) != third {
-		t.Fatalf("after the retention: %v", s)
-	}
-	if got := in.codec.PublishedKeyIDs(); !slices.Equal(got, sorted(second, third)) {
-		t.Fatalf("published %v", got)
-	}
+		// After the retention the previous key is retired and unpublished.
+		clk.Set(epoch.Add(schedule.Rotation + schedule.KeepPrevious))
+		mustRefresh(t, in.m)
+		s = states(t, in.m)
+		if only(t, s, signing.Retired) != first || only(t, s, signing.Current) != second || only(t, s, signing.Next) != third {
+			t.Fatalf("after the retention: %v", s)
+		}
+		if got := in.codec.PublishedKeyIDs(); !slices.Equal(got, sorted(second, third)) {
+			t.Fatalf("published %v", got)
+		}
+	})
 }
 
 func sorted(ids ...string) []string { slices.Sort(ids); return ids }
@@ -200,98 +217,114 @@ func TestNextKeyIsPublishedAtLeastTheOverlapBeforeItSigns(t *testing.T) {
 }
 
 func TestRotateMakesTheNextKeyCurrentAtOnce(t *testing.T) {
-	clk := &clock{t: epoch}
-	in := newInstance(t, memoryStore(t), clk, token.ES256, kek)
-	mustRefresh(t, in.m)
-	s := states(t, in.m)
-	first, second := only(t, s, signing.Current), only(t, s, signing.Next)
-	old := issue(t, in.codec)
+	forEachStore(t, func(t *testing.T, st auth.KeyStore) {
+		clk := &clock{t: epoch}
+		in := newInstance(t, st, clk, token.ES256, kek)
+		mustRefresh(t, in.m)
+		s := states(t, in.m)
+		first, second := only(t, s, signing.Current), only(t, s, signing.Next)
+		old := issue(t, in.codec)
 
-	clk.Set(epoch.Add(time.Hour))
-	kid, err := in.m.Rotate(t.Context())
-	if err != nil || kid != second {
-		t.Fatalf("Rotate = %q, %v; want %s", kid, err, second)
-	}
-	mustRefresh(t, in.m)
-	s = states(t, in.m)
-	if only(t, s, signing.Current) != second || only(t, s, signing.Previous) != first || len(s[signing.Next]) != 1 {
-		t.Fatalf("after rotate: %v", s)
-	}
-	if kidOf(t, issue(t, in.codec)) != second {
-		t.Fatal("not signed with the rotated-in key")
-	}
-	if clk.Set(epoch.Add(2 * time.Minute)); !verifies(in.codec, old) {
-		t.Fatal("a token of the key rotated out was refused")
-	}
+		clk.Set(epoch.Add(time.Hour))
+		kid, err := in.m.Rotate(t.Context())
+		if err != nil || kid != second {
+			t.Fatalf("Rotate = %q, %v; want %s", kid, err, second)
+		}
+		mustRefresh(t, in.m)
+		s = states(t, in.m)
+		if only(t, s, signing.Current) != second || only(t, s, signing.Previous) != first || len(s[signing.Next]) != 1 {
+			t.Fatalf("after rotate: %v", s)
+		}
+		if kidOf(t, issue(t, in.codec)) != second {
+			t.Fatal("not signed with the rotated-in key")
+		}
+		if clk.Set(epoch.Add(2 * time.Minute)); !verifies(in.codec, old) {
+			t.Fatal("a token of the key rotated out was refused")
+		}
+
+		// A second rotation at once: still at most three published, the
+		// oldest key retired.
+		if _, err := in.m.Rotate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mustRefresh(t, in.m)
+		s = states(t, in.m)
+		if only(t, s, signing.Retired) != first || only(t, s, signing.Previous) != second || len(in.codec.PublishedKeyIDs()) != 3 {
+			t.Fatalf("after a second rotation: %v, published %v", s, in.codec.PublishedKeyIDs())
+		}
+	})
 }
 
 func TestRetireRemovesAKeyAndItsTokensAtOnce(t *testing.T) {
-	clk := &clock{t: epoch}
-	in := newInstance(t, memoryStore(t), clk, token.ES256, kek)
-	mustRefresh(t, in.m)
-	s := states(t, in.m)
-	first, second := only(t, s, signing.Current), only(t, s, signing.Next)
-	old := issue(t, in.codec)
-	if !verifies(in.codec, old) {
-		t.Fatal("control token refused")
-	}
+	forEachStore(t, func(t *testing.T, st auth.KeyStore) {
+		clk := &clock{t: epoch}
+		in := newInstance(t, st, clk, token.ES256, kek)
+		mustRefresh(t, in.m)
+		s := states(t, in.m)
+		first, second := only(t, s, signing.Current), only(t, s, signing.Next)
+		old := issue(t, in.codec)
+		if !verifies(in.codec, old) {
+			t.Fatal("control token refused")
+		}
 
-	// Retiring the current key: the next one takes over, not the
-	// previous one, and a new next key is made.
-	if err := in.m.Retire(t.Context(), first); err != nil {
-		t.Fatal(err)
-	}
-	mustRefresh(t, in.m)
-	s = states(t, in.m)
-	if only(t, s, signing.Retired) != first || only(t, s, signing.Current) != second || len(s[signing.Next]) != 1 {
-		t.Fatalf("after retiring the current key: %v", s)
-	}
-	if verifies(in.codec, old) {
-		t.Fatal("a retired key's token still verifies (the cached one included)")
-	}
-	if slices.Contains(in.codec.PublishedKeyIDs(), first) {
-		t.Fatal("the retired key is still published")
-	}
+		// Retiring the current key: the next one takes over, not the
+		// previous one, and a new next key is made.
+		if err := in.m.Retire(t.Context(), first); err != nil {
+			t.Fatal(err)
+		}
+		mustRefresh(t, in.m)
+		s = states(t, in.m)
+		if only(t, s, signing.Retired) != first || only(t, s, signing.Current) != second || len(s[signing.Next]) != 1 {
+			t.Fatalf("after retiring the current key: %v", s)
+		}
+		if verifies(in.codec, old) {
+			t.Fatal("a retired key's token still verifies (the cached one included)")
+		}
+		if slices.Contains(in.codec.PublishedKeyIDs(), first) {
+			t.Fatal("the retired key is still published")
+		}
 
-	// Retiring the next key makes another.
-	next := only(t, s, signing.Next)
-	if err := in.m.Retire(t.Context(), next); err != nil {
-		t.Fatal(err)
-	}
-	s = states(t, in.m)
-	if len(s[signing.Next]) != 1 || s[signing.Next][0] == next {
-		t.Fatalf("after retiring the next key: %v", s)
-	}
-	if err := in.m.Retire(t.Context(), first); !errors.Is(err, signing.ErrUnknownKey) {
-		t.Fatalf("retiring a retired key: %v", err)
-	}
-	if err := in.m.Retire(t.Context(), "no-such-kid"); !errors.Is(err, signing.ErrUnknownKey) {
-		t.Fatalf("retiring an unknown key: %v", err)
-	}
+		// Retiring the next key makes another.
+		next := only(t, s, signing.Next)
+		if err := in.m.Retire(t.Context(), next); err != nil {
+			t.Fatal(err)
+		}
+		s = states(t, in.m)
+		if len(s[signing.Next]) != 1 || s[signing.Next][0] == next {
+			t.Fatalf("after retiring the next key: %v", s)
+		}
+		if err := in.m.Retire(t.Context(), first); !errors.Is(err, signing.ErrUnknownKey) {
+			t.Fatalf("retiring a retired key: %v", err)
+		}
+		if err := in.m.Retire(t.Context(), "no-such-kid"); !errors.Is(err, signing.ErrUnknownKey) {
+			t.Fatalf("retiring an unknown key: %v", err)
+		}
+	})
 }
 
 func TestWrongKEKStopsBeforeAnythingIsSignedOrWritten(t *testing.T) {
-	clk := &clock{t: epoch}
-	st := memoryStore(t)
-	mustRefresh(t, newInstance(t, st, clk, token.ES256, kek).m)
-	before, _ := st.SigningKeys(t.Context())
+	forEachStore(t, func(t *testing.T, st auth.KeyStore) {
+		clk := &clock{t: epoch}
+		mustRefresh(t, newInstance(t, st, clk, token.ES256, kek).m)
+		before, _ := st.SigningKeys(t.Context())
 
-	// Even at a moment the schedule needs a new key.
-	clk.Set(epoch.Add(schedule.Rotation))
-	wrong := newInstance(t, st, clk, token.ES256, []byte("another-key-encryption-key-0123456789"))
-	if err := wrong.m.Refresh(t.Context()); !errors.Is(err, signing.ErrWrongKEK) {
-		t.Fatalf("Refresh with another KEK = %v, want ErrWrongKEK", err)
-	}
-	if _, _, err := wrong.codec.IssueAccess("u", "s", 0); err == nil {
-		t.Fatal("a codec whose keys did not open signed a token")
-	}
-	if _, err := wrong.m.Rotate(t.Context()); !errors.Is(err, signing.ErrWrongKEK) {
-		t.Fatalf("Rotate with another KEK = %v, want ErrWrongKEK", err)
-	}
-	after, _ := st.SigningKeys(t.Context())
-	if len(after) != len(before) {
-		t.Fatalf("a wrong KEK wrote keys: %d before, %d after", len(before), len(after))
-	}
+		// Even at a moment the schedule needs a new key.
+		clk.Set(epoch.Add(schedule.Rotation))
+		wrong := newInstance(t, st, clk, token.ES256, []byte("another-key-encryption-key-0123456789"))
+		if err := wrong.m.Refresh(t.Context()); !errors.Is(err, signing.ErrWrongKEK) {
+			t.Fatalf("Refresh with another KEK = %v, want ErrWrongKEK", err)
+		}
+		if _, _, err := wrong.codec.IssueAccess("u", "s", 0); err == nil {
+			t.Fatal("a codec whose keys did not open signed a token")
+		}
+		if _, err := wrong.m.Rotate(t.Context()); !errors.Is(err, signing.ErrWrongKEK) {
+			t.Fatalf("Rotate with another KEK = %v, want ErrWrongKEK", err)
+		}
+		after, _ := st.SigningKeys(t.Context())
+		if len(after) != len(before) {
+			t.Fatalf("a wrong KEK wrote keys: %d before, %d after", len(before), len(after))
+		}
+	})
 }
 
 func TestEveryAlgorithm(t *testing.T) {
