@@ -136,6 +136,7 @@ func New(t testing.TB, opts Options) *Server {
 		Logger:             st.Logger,
 		CORSAllowedOrigins: opts.CORSAllowedOrigins,
 		GraphQL:            resolvers.DefaultLimits(),
+		JWKS:               token.JWKSHandler(st.Codec),
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
