@@ -62,6 +62,25 @@ func TestKeysCommands(t *testing.T) {
 	if strings.Contains(out, "PRIVATE") || strings.Count(out, "\n") != 3 {
 		t.Fatalf("unexpected output:\n%s", out)
 	}
+	// Without a token the set is cacheable; with one, no-store wins.
+	res, err := http.Get("http://" + p.addr + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Cache-Control") != "public, max-age=600" || res.Header.Get("ETag") == "" {
+		t.Fatalf("JWKS headers %v", res.Header)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+"/.well-known/jwks.json", nil)
+	req.Header.Set("x-access-token", "not-a-token")
+	req.Header.Set("If-None-Match", res.Header.Get("ETag"))
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("ETag") != "" {
+		t.Fatalf("JWKS to a request with a token: %d %v", res.StatusCode, res.Header)
+	}
 
 	out, err = keys("rotate")
 	if err != nil || !strings.Contains(out, "rotated: "+states["next"]+" signs from now on") {
