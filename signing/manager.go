@@ -97,9 +97,7 @@ func (m *Manager) Refresh(ctx context.Context) error {
 	if err := m.checkKEK(keys); err != nil {
 		return err
 	}
-	if ch, err := m.ensure(keys, m.cfg.Now()); err != nil {
-		return err
-	} else if !ch.Empty() {
+	if m.needsStep(keys, m.cfg.Now()) {
 		// Decided again under the lock: another instance may have done it.
 		if err := m.cfg.Store.ChangeSigningKeys(ctx, func(keys []auth.SigningKey) (auth.KeyChanges, error) {
 			if err := m.checkKEK(keys); err != nil {
@@ -153,6 +151,15 @@ func (m *Manager) install(keys []auth.SigningKey) error {
 	m.installed = fingerprint
 	m.cfg.Log.Info("signing keys installed", "signing_kid", current.ID, "published", len(ids))
 	return nil
+}
+
+// needsStep reports whether ensure would change anything, without making
+// the keys it would: a current and a next key exist.
+func (m *Manager) needsStep(keys []auth.SigningKey, now time.Time) bool {
+	states := m.cfg.Schedule.States(keys, now)
+	_, current := find(states, Current)
+	_, next := find(states, Next)
+	return !current || !next
 }
 
 // checkKEK opens the newest stored key, so that a wrong KEK stops
