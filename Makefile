@@ -28,6 +28,9 @@ browser-deps:
 			echo "browser-deps: npm missing; browser tests will skip" >&2; \
 		fi; \
 	fi
+	@if [ ! -d token/jwkstest/node_modules/jose ] && command -v npm >/dev/null 2>&1; then \
+		cd token/jwkstest && npm ci --no-audit --no-fund; \
+	fi
 
 # The PostgreSQL crash test (integration/pgcrash_test.go) CRASH_COUNT times
 # in a row, with CRASH_ROTATIONS answered rotations before each crash; make

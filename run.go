@@ -60,6 +60,7 @@ var commands = map[string]command{
 		opts:  []config.Option{config.WithoutTokenSecrets()},
 		run:   healthcheck,
 	},
+	"keys": keysCommand,
 }
 
 // Commands that need no configuration at all, answered before it is read.

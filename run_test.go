@@ -407,10 +407,14 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// testSecrets are the two token secrets serve needs with PostgreSQL.
+// testSecrets are what serve needs with PostgreSQL besides DATABASE_URL:
+// the token secrets, the key encryption key and the mail settings.
 var testSecrets = []string{
 	"ACCESS_TOKEN_SECRET", "access-secret-for-run-tests-0123456789",
 	"REFRESH_TOKEN_SECRET", "refresh-secret-for-run-tests-0123456789",
+	"KEY_ENCRYPTION_KEY", "key-encryption-key-for-run-tests-0123456789",
+	"PUBLIC_URL", "http://localhost:8080",
+	"SMTP_URL", "file:" + filepath.Join(os.TempDir(), "tokengate-run-tests-outbox"),
 }
 
 // pgServer is the test PostgreSQL server as a base URL without database,
@@ -573,7 +577,7 @@ func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
 	}
 	dir := t.TempDir()
 	script := blocks[1] + strings.ReplaceAll(start3, "localhost:5432", hostPort) +
-		`printf '%s\n' "$ACCESS_TOKEN_SECRET" "$REFRESH_TOKEN_SECRET" "$DATABASE_URL"` + "\n"
+		"env | grep -E '^(ACCESS_TOKEN_SECRET|REFRESH_TOKEN_SECRET|KEY_ENCRYPTION_KEY|DATABASE_URL|PUBLIC_URL|SMTP_URL)=' | sort\n"
 	script = strings.ReplaceAll(script, "@"+hostPort+"/tokengate", "@"+hostPort+"/"+name)
 	script = strings.ReplaceAll(script, "postgres://tokengate:", "postgres://"+name+":")
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
@@ -582,16 +586,31 @@ func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the README's PostgreSQL lines failed: %v\n%s", err, out)
 	}
-	vals := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(vals) != 3 || len(vals[0]) < config.MinSecretBytes || len(vals[1]) < config.MinSecretBytes || vals[0] == vals[1] {
-		t.Fatalf("want two different secrets of at least %d bytes and the URL, got %d lines", config.MinSecretBytes, len(vals))
+	vars := map[string]string{}
+	for line := range strings.Lines(strings.TrimSpace(string(out))) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		vars[k] = v
+	}
+	for _, secret := range []string{"ACCESS_TOKEN_SECRET", "REFRESH_TOKEN_SECRET", "KEY_ENCRYPTION_KEY"} {
+		if len(vars[secret]) < config.MinSecretBytes {
+			t.Fatalf("%s: want a secret of at least %d bytes, got %d", secret, config.MinSecretBytes, len(vars[secret]))
+		}
+	}
+	if vars["ACCESS_TOKEN_SECRET"] == vars["REFRESH_TOKEN_SECRET"] || len(vars) != 6 {
+		t.Fatalf("want three different secrets, DATABASE_URL, PUBLIC_URL and SMTP_URL, got %d variables", len(vars))
 	}
 	if info, err := os.Stat(filepath.Join(dir, "tokengate.env")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("tokengate.env: %v, %v; want mode 0600", info, err)
 	}
 
-	p := start(t, env("ADDR", "127.0.0.1:0", "BCRYPT_COST", "4",
-		"ACCESS_TOKEN_SECRET", vals[0], "REFRESH_TOKEN_SECRET", vals[1], "DATABASE_URL", vals[2]))
+	kv := []string{"ADDR", "127.0.0.1:0", "BCRYPT_COST", "4"}
+	for k, v := range vars {
+		if k == "SMTP_URL" && strings.HasPrefix(v, "file:") && !filepath.IsAbs(strings.TrimPrefix(v, "file:")) {
+			v = "file:" + filepath.Join(dir, strings.TrimPrefix(v, "file:"))
+		}
+		kv = append(kv, k, v)
+	}
+	p := start(t, env(kv...))
 	res, body := postJSON(t, "http://"+p.addr+"/auth/register", `{"email":"ada@example.com","password":"correct horse battery","name":"Ada"}`)
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("register: %d %v", res.StatusCode, body)
@@ -601,8 +620,8 @@ func TestReadmePostgresSetupWorksAsPrinted(t *testing.T) {
 	if !passwords {
 		return
 	}
-	wrong := strings.Replace(vals[2], ":change-me@", ":not-the-password@", 1)
-	if wrong == vals[2] {
+	wrong := strings.Replace(vars["DATABASE_URL"], ":change-me@", ":not-the-password@", 1)
+	if wrong == vars["DATABASE_URL"] {
 		t.Fatal("the README's DATABASE_URL no longer has the password change-me")
 	}
 	_, err = runCmd(t, env("DATABASE_URL", wrong), "migrate")

@@ -53,6 +53,7 @@ import (
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/schema"
 	"github.com/tokengate/tokengate/server"
+	"github.com/tokengate/tokengate/signing"
 	"github.com/tokengate/tokengate/store/postgres"
 	"github.com/tokengate/tokengate/store/sqlite"
 	"github.com/tokengate/tokengate/token"
@@ -157,7 +158,9 @@ type App struct {
 	service  *auth.Service
 	recovery *auth.Recovery
 	mailer   *mail.Worker
-	handler  http.Handler
+	// keys is the signing-key schedule; nil under HS256.
+	keys    *signing.Manager
+	handler http.Handler
 }
 
 // New builds tokengate from cfg and opts: it resolves the token secrets
@@ -201,14 +204,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		return nil, err
 	}
 
-	codec := token.New(token.Config{
-		AccessSecret:  cfg.AccessTokenSecret,
-		RefreshSecret: cfg.RefreshTokenSecret,
-		Issuer:        cfg.TokenIssuer,
-		Audience:      cfg.TokenAudience,
-		AccessTTL:     cfg.AccessTokenTTL,
-		Now:           o.now,
-	})
+	codec, keys, err := newCodec(ctx, &cfg, st, o.now, log)
+	if err != nil {
+		return nil, err
+	}
 	limits := auth.Limits{
 		LoginFailures: ratelimit.New(cfg.RateLimitLogin, o.now),
 		IP:            ratelimit.New(cfg.RateLimitIP, o.now),
@@ -245,6 +244,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		TrustedProxies:     cfg.TrustedProxies,
 		GraphQL:            resolvers.DefaultLimits(),
 		Metrics:            m,
+		JWKS:               token.JWKSHandler(codec),
 		Extra:              o.extra,
 		Routes: func(r chi.Router, onError edge.ErrorWriter) {
 			for _, add := range o.routes {
@@ -271,7 +271,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, now: o.now, store: st, service: svc, recovery: rec, mailer: mailer, handler: handler}, nil
+	return &App{cfg: cfg, log: log, now: o.now, store: st, service: svc, recovery: rec, mailer: mailer, keys: keys, handler: handler}, nil
 }
 
 // newHandler builds the server, turning the panic of a schema that does not
@@ -317,6 +317,9 @@ func (a *App) Run(ctx context.Context) {
 		a.mailer.Run(ctx)
 	}()
 	go pruneLinks(ctx, a.recovery, a.log)
+	if a.keys != nil {
+		go a.keys.Run(ctx)
+	}
 	tick := time.NewTicker(pruneInterval)
 	defer tick.Stop()
 	for {

@@ -26,6 +26,9 @@ func load(t *testing.T, databaseURL string) config.Config {
 		"ACCESS_TOKEN_SECRET":  "app-test-access-secret-0123456789abcdef",
 		"REFRESH_TOKEN_SECRET": "app-test-refresh-secret-0123456789abcdef",
 		"BCRYPT_COST":          "4",
+		"KEY_ENCRYPTION_KEY":   "app-test-key-encryption-key-0123456789abcdef",
+		"PUBLIC_URL":           "http://localhost:8080",
+		"SMTP_URL":             "file:" + t.TempDir(),
 	}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {

@@ -66,7 +66,10 @@ type Tokens struct {
 type AccessClaims struct {
 	UserID    string
 	SessionID string
-	ExpiresAt time.Time
+	// TokenVersion is the user's token counter when the token was issued
+	// (the ver claim), for the revocation view to compare.
+	TokenVersion int64
+	ExpiresAt    time.Time
 }
 
 // RefreshClaims are the verified contents of a refresh token.
@@ -82,7 +85,7 @@ type RefreshClaims struct {
 // errors are *Error values with code UNAUTHENTICATED and reason
 // TOKEN_EXPIRED or TOKEN_INVALID. Implementations do no I/O.
 type TokenCodec interface {
-	IssueAccess(userID, sessionID string) (token string, expiresAt time.Time, err error)
+	IssueAccess(userID, sessionID string, tokenVersion int64) (token string, expiresAt time.Time, err error)
 	IssueRefresh(c RefreshClaims) (string, error)
 	VerifyAccess(raw string) (AccessClaims, error)
 	VerifyRefresh(raw string) (RefreshClaims, error)

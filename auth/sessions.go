@@ -204,7 +204,7 @@ func (s *Service) startSession(ctx context.Context, u User) (Tokens, error) {
 // issue signs a pair for the session's current generation. The refresh
 // token expires with the session's sliding expiry.
 func (s *Service) issue(u User, sess Session) (Tokens, error) {
-	access, accessExp, err := s.tokens.IssueAccess(u.ID, sess.ID)
+	access, accessExp, err := s.tokens.IssueAccess(u.ID, sess.ID, u.TokenVersion)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("issue access token: %w", err)
 	}

@@ -82,6 +82,21 @@ type Config struct {
 	// it signs anything.
 	GenerateSecrets bool
 
+	// OldRefreshTokenSecrets are the further secrets REFRESH_TOKEN_SECRET
+	// lists after the first: they verify, only the first signs.
+	OldRefreshTokenSecrets []Secret
+
+	// AccessTokenAlg is ACCESS_TOKEN_ALG (keys.go). KeyEncryptionKey seals
+	// the private signing keys; GenerateKEK is set when it must come from
+	// ResolveKeyEncryptionKey.
+	AccessTokenAlg     string
+	KeyEncryptionKey   Secret
+	GenerateKEK        bool
+	SigningKeyRotation time.Duration
+	SigningKeyOverlap  time.Duration
+	// TokenClockLeeway is the clock skew tolerated on token times.
+	TokenClockLeeway time.Duration
+
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	SessionMaxAge     time.Duration
@@ -205,6 +220,9 @@ func (c *Config) validate(o loadOptions) error {
 		return fmt.Errorf("%s: must be set when %s is (or leave both unset to have them generated beside the SQLite database)", unset, set)
 	case c.AccessTokenSecret.Equal(c.RefreshTokenSecret):
 		return errors.New("ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET: must be different, so that a refresh token can never pass as an access token")
+	}
+	if err := c.validateKeys(); err != nil {
+		return err
 	}
 	return c.validateMail()
 }

@@ -43,10 +43,13 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Addr:              ":8080",
-		Database:          SQLite,
-		SQLitePath:        "./data/tokengate.db",
-		GenerateSecrets:   true,
+		Addr:            ":8080",
+		Database:        SQLite,
+		SQLitePath:      "./data/tokengate.db",
+		GenerateSecrets: true,
+		// keys.go
+		AccessTokenAlg: AlgES256, GenerateKEK: true, TokenClockLeeway: 30 * time.Second,
+		SigningKeyRotation: 168 * time.Hour, SigningKeyOverlap: 24 * time.Hour,
 		AccessTokenTTL:    15 * time.Minute,
 		RefreshTokenTTL:   168 * time.Hour,
 		SessionMaxAge:     720 * time.Hour,
@@ -83,7 +86,7 @@ type goodCase struct {
 }
 
 func TestGoodValues(t *testing.T) {
-	secrets := []string{"ACCESS_TOKEN_SECRET", accessSecret, "REFRESH_TOKEN_SECRET", refreshSecret}
+	secrets := []string{"ACCESS_TOKEN_SECRET", accessSecret, "REFRESH_TOKEN_SECRET", refreshSecret, "KEY_ENCRYPTION_KEY", kek}
 	tests := []goodCase{
 		{name: "ADDR", value: "127.0.0.1:0", got: func(c Config) any { return c.Addr }, want: "127.0.0.1:0"},
 		{name: "ADDR", value: "[::1]:443", got: func(c Config) any { return c.Addr }, want: "[::1]:443"},
@@ -150,6 +153,7 @@ func TestGoodValues(t *testing.T) {
 		{name: "METRICS", value: "false", got: func(c Config) any { return c.Metrics }, want: false},
 	}
 	tests = append(tests, mailGoodCases(secrets)...)
+	tests = append(tests, keyGoodCases(secrets)...)
 	covered := map[string]bool{}
 	for _, tt := range tests {
 		covered[tt.name] = true
@@ -255,6 +259,7 @@ func TestBadValues(t *testing.T) {
 		{"METRICS", "on", nil, `METRICS: "on" is not a boolean`},
 	}
 	tests = append(tests, mailBadCases()...)
+	tests = append(tests, keyBadCases()...)
 	covered := map[string]bool{}
 	for _, tt := range tests {
 		covered[tt.name] = true
@@ -437,7 +442,7 @@ func TestStringRoundTrips(t *testing.T) {
 	var back []string
 	for pair := range strings.FieldsSeq(c.String()) {
 		name, value, _ := strings.Cut(pair, "=")
-		if !strings.HasSuffix(name, "_SECRET") {
+		if !strings.HasSuffix(name, "_SECRET") && name != "KEY_ENCRYPTION_KEY" {
 			back = append(back, name, value)
 		}
 	}
@@ -465,6 +470,7 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 		"PUBLIC_URL", "https://app.example", "SMTP_URL", "smtp://mailer:"+pgPassword+"@mail.example:587",
 		"ACCESS_TOKEN_SECRET", accessSecret,
 		"REFRESH_TOKEN_SECRET", refreshSecret,
+		"KEY_ENCRYPTION_KEY", kek,
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -491,7 +497,7 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 
 	hexAccess := fmt.Sprintf("%x", []byte(accessSecret))
 	for _, out := range outputs {
-		for _, secret := range []string{accessSecret, refreshSecret, pgPassword, hexAccess} {
+		for _, secret := range []string{accessSecret, refreshSecret, pgPassword, hexAccess, kek} {
 			if strings.Contains(out, secret) {
 				t.Errorf("output leaks a secret: %s", out)
 			}

@@ -43,7 +43,7 @@ func mailGoodCases(secrets []string) []goodCase {
 }
 
 func mailBadCases() []badCase {
-	secrets := []string{"ACCESS_TOKEN_SECRET", accessSecret, "REFRESH_TOKEN_SECRET", refreshSecret}
+	secrets := []string{"ACCESS_TOKEN_SECRET", accessSecret, "REFRESH_TOKEN_SECRET", refreshSecret, "KEY_ENCRYPTION_KEY", kek}
 	pg := append([]string{"DATABASE_URL", "postgres://tg:" + pgPassword + "@db/tg"}, secrets...)
 	return []badCase{
 		{"PUBLIC_URL", "app.example.com", nil, "PUBLIC_URL: \"app.example.com\" is not an http(s) URL"},

@@ -59,8 +59,7 @@ var variables = []variable{
 	},
 	secretVar("ACCESS_TOKEN_SECRET", "HS256 key of access tokens, at least 32 bytes; unset with SQLite: generated and kept beside the database",
 		func(c *Config) *Secret { return &c.AccessTokenSecret }),
-	secretVar("REFRESH_TOKEN_SECRET", "HS256 key of refresh tokens, at least 32 bytes, different from ACCESS_TOKEN_SECRET",
-		func(c *Config) *Secret { return &c.RefreshTokenSecret }),
+	refreshSecretsVar,
 	durationVar("ACCESS_TOKEN_TTL", "15m", "lifetime of an access token; at most REFRESH_TOKEN_TTL", 1,
 		func(c *Config) *time.Duration { return &c.AccessTokenTTL }),
 	durationVar("REFRESH_TOKEN_TTL", "168h", "lifetime of a refresh token, renewed at every refresh; at most SESSION_MAX_AGE", 1,
@@ -71,6 +70,7 @@ var variables = []variable{
 		func(c *Config) *time.Duration { return &c.RefreshReuseGrace }),
 	nameVar("TOKEN_ISSUER", "iss claim of every token", func(c *Config) *string { return &c.TokenIssuer }),
 	nameVar("TOKEN_AUDIENCE", "aud claim of every token", func(c *Config) *string { return &c.TokenAudience }),
+	accessTokenAlgVar, rotationVar, overlapVar, kekVar, leewayVar, // keys.go
 	{
 		name: "BCRYPT_COST", def: "12",
 		desc: "bcrypt cost of password hashes, 4 to 31; weaker hashes are upgraded at the next sign-in",

@@ -73,6 +73,7 @@ func baseEnv() Env {
 		"BCRYPT_COST":          "4",
 		"ACCESS_TOKEN_SECRET":  string(testserver.AccessSecret),
 		"REFRESH_TOKEN_SECRET": string(testserver.RefreshSecret),
+		"KEY_ENCRYPTION_KEY":   "integration-key-encryption-key-0123456789",
 		"LOG_FORMAT":           "text",
 		"LOG_LEVEL":            "info",
 		"PATH":                 os.Getenv("PATH"),

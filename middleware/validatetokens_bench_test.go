@@ -54,7 +54,7 @@ func BenchmarkValidateTokensAccess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	at, _, err := codec.IssueAccess("0b0e54a6-8d4c-4a51-9d1c-5f0a3c2e7b91", "6f1d2c3b-4a59-4e68-b7a6-9c8d7e6f5a4b")
+	at, _, err := codec.IssueAccess("0b0e54a6-8d4c-4a51-9d1c-5f0a3c2e7b91", "6f1d2c3b-4a59-4e68-b7a6-9c8d7e6f5a4b", 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,9 @@ func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 
 	r.Method(http.MethodGet, "/healthz", rest.HandleHealthz())
 	r.Method(http.MethodGet, "/readyz", rest.HandleReadyz(svc.Ready, onError))
+	if d.JWKS != nil {
+		r.Method(http.MethodGet, "/.well-known/jwks.json", d.JWKS)
+	}
 	if d.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", d.Metrics.Handler())
 	}

@@ -35,6 +35,8 @@ type Deps struct {
 	// Metrics, when set, records request latency by route and is served at
 	// GET /metrics; nil serves no metrics.
 	Metrics *metrics.Metrics
+	// JWKS serves GET /.well-known/jwks.json; nil serves none.
+	JWKS http.Handler
 	// Extra mounts operational handlers (pprof) by path; they pass through
 	// the same middleware as every other route.
 	Extra map[string]http.Handler

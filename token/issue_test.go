@@ -19,7 +19,8 @@ import (
 func TestIssuedClaimsAreRegisteredClaims(t *testing.T) {
 	type accessClaims struct {
 		jwt.RegisteredClaims
-		SessionID string `json:"sid"`
+		SessionID    string `json:"sid"`
+		TokenVersion int64  `json:"ver"`
 	}
 	type refreshClaims struct {
 		jwt.RegisteredClaims
@@ -30,6 +31,7 @@ func TestIssuedClaimsAreRegisteredClaims(t *testing.T) {
 	viaJWT := func(typ string, claims jwt.Claims, secret []byte) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 		tok.Header["typ"] = typ
+		tok.Header["kid"] = token.SecretID(secret)
 		s, err := tok.SignedString(secret)
 		if err != nil {
 			t.Fatal(err)
@@ -71,14 +73,14 @@ func TestIssuedClaimsAreRegisteredClaims(t *testing.T) {
 			}
 		}
 
-		access, exp, err := codec.IssueAccess(sub, "session-1")
+		access, exp, err := codec.IssueAccess(sub, "session-1", 5)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := now.Add(15 * time.Minute).Truncate(time.Second); !exp.Equal(want) || exp.Location() != time.UTC {
 			t.Errorf("access expiry %v, want %v in UTC", exp, want)
 		}
-		want := viaJWT("at+jwt", &accessClaims{registered(now.Add(15*time.Minute), jtiOf(access)), "session-1"}, accessSecret)
+		want := viaJWT("at+jwt", &accessClaims{registered(now.Add(15*time.Minute), jtiOf(access)), "session-1", 5}, accessSecret)
 		if access != want {
 			t.Errorf("access token by hand\n%s\nvia golang-jwt\n%s", access, want)
 		}

@@ -95,7 +95,7 @@ func with(m map[string]any, kv ...any) map[string]any {
 
 func TestIssuedTokensVerify(t *testing.T) {
 	c, _ := newCodec(t)
-	at, exp, err := c.IssueAccess("user-1", "session-1")
+	at, exp, err := c.IssueAccess("user-1", "session-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,21 +126,21 @@ func TestIssuedTokensVerify(t *testing.T) {
 
 func TestTokensCarryOnlyTheContractClaims(t *testing.T) {
 	c, _ := newCodec(t)
-	at, _, _ := c.IssueAccess("user-1", "session-1")
+	at, _, _ := c.IssueAccess("user-1", "session-1", 0)
 	rt, _ := c.IssueRefresh(auth.RefreshClaims{UserID: "u", SessionID: "s", TokenVersion: 1, Generation: 1, ExpiresAt: epoch.Add(time.Hour)})
 	for name, tc := range map[string]struct {
 		raw    string
 		typ    string
 		claims []string
 	}{
-		"access":  {at, "at+jwt", []string{"iss", "aud", "sub", "sid", "iat", "exp", "jti"}},
+		"access":  {at, "at+jwt", []string{"iss", "aud", "sub", "sid", "ver", "iat", "exp", "jti"}},
 		"refresh": {rt, "rt+jwt", []string{"iss", "aud", "sub", "sid", "ver", "gen", "iat", "exp", "jti"}},
 	} {
 		parts := strings.Split(tc.raw, ".")
 		var header, claims map[string]any
 		mustDecode(t, parts[0], &header)
 		mustDecode(t, parts[1], &claims)
-		if header["alg"] != "HS256" || header["typ"] != tc.typ {
+		if header["alg"] != "HS256" || header["typ"] != tc.typ || header["kid"] == "" || len(header) != 3 {
 			t.Errorf("%s header = %v", name, header)
 		}
 		if len(claims) != len(tc.claims) {
@@ -273,7 +273,7 @@ func issueRefresh(t *testing.T, c *token.Codec) string {
 
 func TestAccessTokenIsNeverARefreshToken(t *testing.T) {
 	c, _ := newCodec(t)
-	at, _, _ := c.IssueAccess("user-1", "session-1")
+	at, _, _ := c.IssueAccess("user-1", "session-1", 0)
 	if _, err := c.VerifyRefresh(at); err == nil {
 		t.Fatal("access token accepted as a refresh token")
 	}
@@ -286,12 +286,12 @@ func TestAccessTokenIsNeverARefreshToken(t *testing.T) {
 
 func TestExpiryHonoursLeeway(t *testing.T) {
 	c, clk := newCodec(t)
-	at, _, _ := c.IssueAccess("user-1", "session-1")
-	clk.t = epoch.Add(15*time.Minute + token.Leeway - time.Second)
+	at, _, _ := c.IssueAccess("user-1", "session-1", 0)
+	clk.t = epoch.Add(15*time.Minute + token.DefaultLeeway - time.Second)
 	if _, err := c.VerifyAccess(at); err != nil {
 		t.Fatalf("within leeway: %v", err)
 	}
-	clk.t = epoch.Add(15*time.Minute + token.Leeway + time.Second)
+	clk.t = epoch.Add(15*time.Minute + token.DefaultLeeway + time.Second)
 	_, err := c.VerifyAccess(at)
 	if !errors.Is(err, auth.Unauthenticated(auth.ReasonTokenExpired)) {
 		t.Fatalf("past leeway: %v, want TOKEN_EXPIRED", err)
@@ -312,10 +312,11 @@ func TestKeyHeadersNeverSelectOrFetchAKey(t *testing.T) {
 		"jwk inline": with(accessHeader(), "jwk", map[string]any{"kty": "oct", "k": b64("attacker-key-attacker-key-attacker!!")}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			// Signed with the real key: the header changes nothing.
+			// Signed with the real key: an unknown kid, or a header naming
+			// a key from outside, is refused all the same (API.md v2).
 			good := forge(header, accessClaims(), jwt.SigningMethodHS256, accessSecret)
-			if _, err := c.VerifyAccess(good); err != nil && len(good) <= token.MaxTokenBytes {
-				t.Errorf("real key refused because of the header: %v", err)
+			if _, err := c.VerifyAccess(good); !errors.Is(err, auth.Unauthenticated(auth.ReasonTokenInvalid)) {
+				t.Errorf("VerifyAccess = %v, want TOKEN_INVALID", err)
 			}
 			// Signed with the key the header points at: refused.
 			evil := forge(header, accessClaims(), jwt.SigningMethodHS256, []byte("attacker-key-attacker-key-attacker!!"))

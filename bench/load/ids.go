@@ -99,7 +99,7 @@ func envOr(name, def string) string {
 
 // access returns a valid access token of seeded session s.
 func (m *minter) access(s, users int) string {
-	t, _, err := m.now.IssueAccess(userID(s%users), sessionID(s))
+	t, _, err := m.now.IssueAccess(userID(s%users), sessionID(s), 0)
 	if err != nil {
 		panic(err) // only a broken codec configuration, caught in newMinter
 	}
@@ -108,7 +108,7 @@ func (m *minter) access(s, users int) string {
 
 // expiredAccess returns an access token of session s that expired an hour ago.
 func (m *minter) expiredAccess(s, users int) string {
-	t, _, err := m.expired.IssueAccess(userID(s%users), sessionID(s))
+	t, _, err := m.expired.IssueAccess(userID(s%users), sessionID(s), 0)
 	if err != nil {
 		panic(err)
 	}

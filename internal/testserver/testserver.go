@@ -156,6 +156,7 @@ func New(t testing.TB, opts Options) *Server {
 		Logger:             st.Logger,
 		CORSAllowedOrigins: opts.CORSAllowedOrigins,
 		GraphQL:            resolvers.DefaultLimits(),
+		JWKS:               token.JWKSHandler(st.Codec),
 	})
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)

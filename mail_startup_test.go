@@ -25,7 +25,8 @@ func TestServeCreatesTheOutboxBesideTheDatabase(t *testing.T) {
 
 func TestPostgresNeedsPublicURLAndSMTPURL(t *testing.T) {
 	base := []string{"DATABASE_URL", "postgres://u:hunter2@127.0.0.1:1/db",
-		"ACCESS_TOKEN_SECRET", strings.Repeat("a", 32), "REFRESH_TOKEN_SECRET", strings.Repeat("b", 32)}
+		"ACCESS_TOKEN_SECRET", strings.Repeat("a", 32), "REFRESH_TOKEN_SECRET", strings.Repeat("b", 32),
+		"KEY_ENCRYPTION_KEY", strings.Repeat("k", 32)}
 	for _, tc := range []struct {
 		extra []string
 		want  string

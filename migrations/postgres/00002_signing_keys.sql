@@ -1,0 +1,19 @@
+-- +goose Up
+
+-- Access-token signing keys (API.md section 8). A key's state is not stored:
+-- it follows from activates_at and retired_at (signing.Schedule.States), so
+-- every instance reading these rows agrees on it. Creating or moving a key
+-- happens under an advisory lock (store/postgres/keys.go).
+CREATE TABLE signing_keys (
+    -- The RFC 7638 thumbprint of the public key: the kid of its tokens.
+    id                 text        PRIMARY KEY,
+    alg                text        NOT NULL,
+    -- PKIX DER.
+    public_key         bytea       NOT NULL,
+    -- PKCS #8 DER sealed with AES-256-GCM under KEY_ENCRYPTION_KEY; never
+    -- stored in the clear.
+    sealed_private_key bytea       NOT NULL,
+    created_at         timestamptz NOT NULL,
+    activates_at       timestamptz NOT NULL,
+    retired_at         timestamptz
+);
