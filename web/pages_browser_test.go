@@ -26,6 +26,7 @@ func pagesServer(t testing.TB) *httptest.Server {
 	mux.Handle("GET /tokengate.js", web.HandleClientScript())
 	mux.Handle("GET /demo.js", web.HandleDemoScript())
 	mux.Handle("GET /demo.css", web.HandleDemoStyle())
+	mux.Handle("GET /favicon.ico", web.HandleFavicon())
 	mux.Handle("GET /graphql", graphiql.Handler("/graphql"))
 	mux.Handle("POST /graphql", resolvers.NewHandler(st.Service, st.Logger, resolvers.DefaultLimits()))
 	mux.Handle("GET "+graphiql.AssetPrefix, graphiql.Assets())

@@ -90,6 +90,16 @@ test('GraphiQL renders offline from the server\'s own assets', async () => {
   await page.close();
 });
 
+test('the demo page names its favicon, and it is served', async () => {
+  const page = await context.newPage();
+  await page.goto(base + '/');
+  const href = await page.locator('link[rel="icon"]').getAttribute('href');
+  const res = await page.request.get(new URL(href, base).href);
+  assert.equal(res.status(), 200);
+  assert.equal(res.headers()['content-type'], 'image/svg+xml');
+  await page.close();
+});
+
 test('no page had a script, console or policy error', () => {
   assert.deepEqual(pageErrors, []);
 });
