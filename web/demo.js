@@ -76,6 +76,9 @@ function showSignedOut(reason) {
   el('status').textContent = 'Signed out';
   el('sessions').replaceChildren();
   stopCountdown();
+  currentUser = null;
+  el('delete-form').reset();
+  el('delete-form').hidden = true;
   if (reason) {
     const [text, kind] = SIGN_OUT_REASONS[reason] || ['You have been signed out. Please sign in again.', 'info'];
     say(text, kind, reason);
@@ -167,18 +170,47 @@ client.addEventListener('signedout', (e) => {
   showSignedOut(e.detail.reason);
 });
 
+// userFields resolves to the names of the User type's fields, asked once
+// per page: emailVerified (API.md v2) is asked for only where the server
+// has it, so the page also works against a server without it.
+let userFields = null;
+function knownUserFields() {
+  userFields ??= client.graphql('query UserFields { __type(name: "User") { fields { name } } }')
+    .then((d) => new Set((d.__type?.fields || []).map((f) => f.name)))
+    .catch(() => {
+      userFields = null; // ask again next time
+      return new Set();
+    });
+  return userFields;
+}
+
+let currentUser = null;
+
 async function loadUser() {
   try {
-    const { loggedInUser: u } = await client.graphql('query Me { loggedInUser { id email name } }');
+    const verifiable = (await knownUserFields()).has('emailVerified');
+    const { loggedInUser: u } = await client.graphql(`query Me { loggedInUser { id email name${verifiable ? ' emailVerified' : ''} } }`);
+    currentUser = u;
     el('user-name').textContent = u.name;
     el('user-email').textContent = u.email;
     el('user-id').textContent = u.id;
     el('user-fetched').textContent = clock(Date.now());
     el('status').textContent = `Signed in as ${u.email}`;
+    showBadge(verifiable ? u.emailVerified : undefined);
     if (el('message').dataset.kind === 'error') say('');
   } catch (err) {
     await explain(err);
   }
+}
+
+// showBadge shows whether the address is verified, and the button that
+// mails a link while it is not; nothing when the server does not say.
+function showBadge(verified) {
+  const badge = el('email-badge');
+  badge.hidden = verified === undefined;
+  badge.textContent = verified ? 'verified' : 'not verified';
+  badge.dataset.verified = String(Boolean(verified));
+  el('send-verification').hidden = verified !== false;
 }
 
 // explain shows a failed call, unless the client signed out during it: the
@@ -264,6 +296,51 @@ el('signin-form').addEventListener('submit', async (e) => {
     await signedIn('signed in');
   } catch (err) {
     sayError(err);
+  }
+});
+
+el('forgot-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const address = new FormData(e.target).get('email');
+  try {
+    await client.requestPasswordReset(address);
+    e.target.reset();
+    // The server answers the same whether or not the address has an
+    // account, and so does the page.
+    say(`If ${address} has an account, a link to choose a new password is on its way there. Check your e-mail.`, 'info');
+  } catch (err) {
+    sayError(err);
+  }
+});
+
+el('send-verification').addEventListener('click', async () => {
+  try {
+    await client.requestEmailVerification();
+    say(`A verification link is on its way to ${currentUser?.email || 'your address'}. Open it on any device.`, 'info');
+  } catch (err) {
+    sayError(err);
+  }
+});
+
+el('delete-account').addEventListener('click', () => {
+  el('delete-form').hidden = false;
+  el('delete-password').focus();
+});
+el('delete-cancel').addEventListener('click', () => {
+  el('delete-form').reset();
+  el('delete-form').hidden = true;
+});
+el('delete-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const password = new FormData(e.target).get('password');
+  try {
+    await client.deleteAccount(password);
+    // signedout (ACCOUNT_DELETED) has shown the signed-out page.
+    e.target.reset();
+    e.target.hidden = true;
+  } catch (err) {
+    if (err.code === 'INVALID_CREDENTIALS') say('That password is not right; the account is kept.', 'error', err.code);
+    else sayError(err);
   }
 });
 

@@ -20,6 +20,10 @@ var (
 	demoStyle []byte
 	//go:embed favicon.svg
 	favicon []byte
+	//go:embed recovery.html
+	recoveryPage []byte
+	//go:embed recovery.js
+	recoveryScript []byte
 )
 
 // DemoCSP is the Content-Security-Policy of the demo page: scripts, styles
@@ -35,7 +39,21 @@ func HandleClientScript() http.Handler {
 
 // HandleDemoPage serves the demo page under a strict Content-Security-Policy.
 func HandleDemoPage() http.Handler {
-	page := file("text/html; charset=utf-8", demoPage)
+	return htmlPage(demoPage)
+}
+
+// HandleRecoveryPage serves the page that the links in tokengate's e-mails
+// open, at both GET /reset-password and GET /verify-email (API.md section
+// 10): its script reads the path to know which, and the token from the URL
+// fragment, which never reaches the server. Same policy as the demo page.
+func HandleRecoveryPage() http.Handler {
+	return htmlPage(recoveryPage)
+}
+
+// htmlPage serves one of the pages under DemoCSP, sending no Referer and
+// refusing to be framed.
+func htmlPage(body []byte) http.Handler {
+	page := file("text/html; charset=utf-8", body)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", DemoCSP)
@@ -43,6 +61,11 @@ func HandleDemoPage() http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		page.ServeHTTP(w, r)
 	})
+}
+
+// HandleRecoveryScript serves the recovery page's script, at GET /recovery.js.
+func HandleRecoveryScript() http.Handler {
+	return file("text/javascript; charset=utf-8", recoveryScript)
 }
 
 // HandleDemoScript serves the demo page's script.

@@ -27,6 +27,9 @@ func pagesServer(t testing.TB) *httptest.Server {
 	mux.Handle("GET /demo.js", web.HandleDemoScript())
 	mux.Handle("GET /demo.css", web.HandleDemoStyle())
 	mux.Handle("GET /favicon.ico", web.HandleFavicon())
+	mux.Handle("GET /reset-password", web.HandleRecoveryPage())
+	mux.Handle("GET /verify-email", web.HandleRecoveryPage())
+	mux.Handle("GET /recovery.js", web.HandleRecoveryScript())
 	mux.Handle("GET /graphql", graphiql.Handler("/graphql"))
 	mux.Handle("POST /graphql", resolvers.NewHandler(st.Service, st.Logger, resolvers.DefaultLimits()))
 	mux.Handle("GET "+graphiql.AssetPrefix, graphiql.Assets())
@@ -37,7 +40,8 @@ func pagesServer(t testing.TB) *httptest.Server {
 
 // TestPagesInBrowser loads the pages in Chromium (e2e/pages.test.mjs)
 // from pagesServer: GraphiQL offline, with every request kept on the
-// server's origin. It skips like TestBrowser without node or chromium.
+// server's origin; the favicon; the recovery pages' handling of the link's
+// token, with the recovery routes answered by the browser test itself. It skips like TestBrowser without node or chromium.
 func TestPagesInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser tests are not short")
