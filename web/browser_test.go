@@ -46,7 +46,7 @@ func TestBrowser(t *testing.T) {
 		"TOKENGATE_BIN=" + bin,
 		"CHROMIUM_PATH=" + chromium,
 		"ARTIFACTS_DIR=" + artifacts,
-	}, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "client.test.mjs", "demo.test.mjs")
+	}, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "client.test.mjs", "demo.test.mjs", "recovery.test.mjs")
 	t.Logf("screenshots in %s", artifacts)
 }
 

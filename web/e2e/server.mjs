@@ -1,8 +1,9 @@
 // Starts the real tokengate binary for the browser tests: on 127.0.0.1 with
-// a port the kernel picks, SQLite in a fresh temporary directory, cheap
-// bcrypt and 2-second access tokens, so that expiry can be waited out.
+// a port the kernel picks, SQLite in a fresh temporary directory (its mail
+// in the outbox/ folder there), cheap bcrypt and 2-second access tokens, so
+// that expiry can be waited out.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +57,9 @@ export async function startTokengate() {
   });
   return {
     url,
+    // Where mail goes with SQLite and no SMTP_URL (API.md section 7): the
+    // outbox/ folder beside the database, one .eml file per e-mail.
+    outbox: join(dir, 'outbox'),
     logs: () => logs,
     async stop() {
       if (proc.exitCode === null) {
@@ -76,4 +80,53 @@ export async function counter(baseURL, name, labels) {
     if (line.startsWith(`${name}{${want}} `)) return Number(line.split(' ')[1]);
   }
   throw new Error(`no ${name}{${want}} in /metrics`);
+}
+
+// linkIn finds a tokengate link (/reset-password or /verify-email, with
+// its #token=) in the raw text of an RFC 5322 message, whatever transfer
+// encoding its parts use: as is, quoted-printable, or base64.
+export function linkIn(raw, page) {
+  const texts = [];
+  if (/quoted-printable/i.test(raw)) {
+    texts.push(raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16))));
+  }
+  for (const m of raw.matchAll(/\r?\n\r?\n([A-Za-z0-9+/=\r\n]{24,})/g)) {
+    texts.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64').toString('utf8'));
+  }
+  texts.push(raw);
+  // Link tokens are base64url (API.md section 10: at least 128 random bits).
+  const re = new RegExp(`/${page}#token=([A-Za-z0-9_-]{16,})`);
+  for (const t of texts) {
+    const m = re.exec(t);
+    if (m) return m[1];
+  }
+  return null;
+}
+
+// mailedToken waits for an e-mail to address in outbox whose link opens
+// page (reset-password or verify-email), and returns the link's token.
+// Files seen before (skip) are left out. The mail worker sends in the
+// background, so the outbox is polled, up to timeoutMs.
+export async function mailedToken(outbox, { address, page, skip = new Set(), timeoutMs = 15_000 }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let names = [];
+    try {
+      names = readdirSync(outbox).filter((n) => n.endsWith('.eml')).sort();
+    } catch (err) {
+      if (err.code !== 'ENOENT') throw err;
+    }
+    for (const name of names) {
+      if (skip.has(name)) continue;
+      const raw = readFileSync(join(outbox, name), 'utf8');
+      if (!raw.toLowerCase().includes(address.toLowerCase())) continue;
+      const token = linkIn(raw, page);
+      if (token) {
+        skip.add(name);
+        return token;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no ${page} e-mail to ${address} in ${outbox} after ${timeoutMs} ms (files: ${names.join(', ') || 'none'})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
