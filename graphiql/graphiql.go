@@ -57,11 +57,14 @@ var (
 var page = template.Must(template.New("graphiql").Parse(pageTemplate))
 
 // Handler returns the GraphiQL page, whose editor sends operations by POST
-// to endpointPath (such as "/graphql"). It panics if endpointPath is not an
-// absolute path, a wiring mistake to catch at start-up.
+// to endpointPath (such as "/graphql"), or, when endpointPath is empty, to
+// the path the page was served at (for a GraphQL handler that serves the
+// page itself on GET and does not know where it is mounted). It panics if
+// endpointPath is neither empty nor an absolute path, a wiring mistake to
+// catch at start-up.
 func Handler(endpointPath string) http.Handler {
-	if !strings.HasPrefix(endpointPath, "/") || strings.HasPrefix(endpointPath, "//") {
-		panic("graphiql: the endpoint must be an absolute path such as /graphql")
+	if endpointPath != "" && (!strings.HasPrefix(endpointPath, "/") || strings.HasPrefix(endpointPath, "//")) {
+		panic("graphiql: the endpoint must be an absolute path such as /graphql, or empty for the page's own")
 	}
 	var buf bytes.Buffer
 	if err := page.Execute(&buf, struct{ Prefix, Endpoint string }{AssetPrefix, endpointPath}); err != nil {

@@ -249,7 +249,7 @@ func TestAssetsRefuseWhatTheyDoNotServe(t *testing.T) {
 }
 
 func TestHandlerRefusesARelativeEndpoint(t *testing.T) {
-	for _, p := range []string{"graphql", "//evil.example/graphql", ""} {
+	for _, p := range []string{"graphql", "//evil.example/graphql", "https://evil.example/graphql"} {
 		func() {
 			defer func() {
 				if recover() == nil {
@@ -267,5 +267,15 @@ func TestEndpointIsEscaped(t *testing.T) {
 	graphiql.Handler(`/g"><script>x</script>`).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/g", nil))
 	if strings.Contains(rec.Body.String(), "<script>x") {
 		t.Error("endpoint not escaped")
+	}
+}
+
+// TestEmptyEndpointIsThePagesOwnPath: no data-endpoint, so the bootstrap
+// posts to location.pathname.
+func TestEmptyEndpointIsThePagesOwnPath(t *testing.T) {
+	rec := httptest.NewRecorder()
+	graphiql.Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/graphql", nil))
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "data-endpoint") || !strings.Contains(rec.Body.String(), `<div id="graphiql">`) {
+		t.Errorf("%d\n%s", rec.Code, rec.Body)
 	}
 }
