@@ -12,12 +12,15 @@ package graphiql
 
 import (
 	"bytes"
+	"compress/gzip"
 	"embed"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // AssetPrefix is the path under which Assets serves GraphiQL's files, and
@@ -87,6 +90,47 @@ func Handler(endpointPath string) http.Handler {
 type asset struct {
 	contentType, cacheControl string
 	body                      []byte
+
+	// gzipped is body compressed, made at the first request that accepts
+	// it: graphiql.min.js is 3.47 MB as is and 0.70 MB gzipped, which takes
+	// about 140 ms at the default level (BestCompression: 460 ms for 0.4%
+	// less), a cost start-up need not pay when nobody opens GraphiQL.
+	gzipOnce sync.Once
+	gzipped  []byte
+}
+
+func (a *asset) gzip() []byte {
+	a.gzipOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+		// Writing to a bytes.Buffer cannot fail.
+		_, _ = zw.Write(a.body)
+		_ = zw.Close()
+		if buf.Len() < len(a.body) {
+			a.gzipped = buf.Bytes()
+		}
+	})
+	return a.gzipped
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding takes gzip,
+// honouring an explicit q=0.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+				continue
+			}
+			q, found := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+			if !found {
+				return true
+			}
+			f, err := strconv.ParseFloat(q, 64)
+			return err == nil && f > 0
+		}
+	}
+	return false
 }
 
 var contentTypes = map[string]string{
@@ -109,8 +153,8 @@ var assets = loadAssets()
 
 // loadAssets indexes the servable files by their path under AssetPrefix:
 // the scripts and style sheets, not the licences or checksums.
-func loadAssets() map[string]asset {
-	m := map[string]asset{}
+func loadAssets() map[string]*asset {
+	m := map[string]*asset{}
 	add := func(fsys fs.FS, root, cacheControl string) {
 		err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
@@ -124,7 +168,7 @@ func loadAssets() map[string]asset {
 			if err != nil {
 				return err
 			}
-			m[strings.TrimPrefix(strings.TrimPrefix(p, root), "/")] = asset{ct, cacheControl, body}
+			m[strings.TrimPrefix(strings.TrimPrefix(p, root), "/")] = &asset{contentType: ct, cacheControl: cacheControl, body: body}
 			return nil
 		})
 		if err != nil {
@@ -150,7 +194,15 @@ func Assets() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		serve(w, a.contentType, a.cacheControl, a.body)
+		body := a.body
+		w.Header().Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r) {
+			if gz := a.gzip(); gz != nil {
+				w.Header().Set("Content-Encoding", "gzip")
+				body = gz
+			}
+		}
+		serve(w, a.contentType, a.cacheControl, body)
 	})
 }
 
@@ -171,6 +223,7 @@ func readOnly(w http.ResponseWriter, r *http.Request) bool {
 func serve(w http.ResponseWriter, contentType, cacheControl string, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	if h.Get("Cache-Control") == "" {
 		h.Set("Cache-Control", cacheControl)

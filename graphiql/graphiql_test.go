@@ -3,6 +3,7 @@ package graphiql_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -277,5 +278,42 @@ func TestEmptyEndpointIsThePagesOwnPath(t *testing.T) {
 	graphiql.Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/graphql", nil))
 	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), "data-endpoint") || !strings.Contains(rec.Body.String(), `<div id="graphiql">`) {
 		t.Errorf("%d\n%s", rec.Code, rec.Body)
+	}
+}
+
+// TestAssetsGzip: a client that accepts gzip gets the same bytes
+// compressed, one that does not (or refuses it with q=0) gets them as is,
+// and caches are told the answer varies.
+func TestAssetsGzip(t *testing.T) {
+	s := newServer(t)
+	name := "graphiql@" + graphiql.GraphiQLVersion + "/graphiql.min.js"
+	plainRes, plain := get(t, s, graphiql.AssetPrefix+name, "Accept-Encoding", "identity")
+	if plainRes.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("identity answered with %q", plainRes.Header.Get("Content-Encoding"))
+	}
+	for _, ae := range []string{"gzip", "br, gzip;q=0.8", "deflate, GZIP"} {
+		res, body := get(t, s, graphiql.AssetPrefix+name, "Accept-Encoding", ae)
+		if res.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", ae, res.Header.Get("Content-Encoding"))
+			continue
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain) {
+			t.Errorf("Accept-Encoding %q: the gzipped body is not the file (%v)", ae, err)
+		}
+		if !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("no Vary: Accept-Encoding")
+		}
+		t.Logf("%s: %d bytes, %d gzipped", name, len(plain), len(body))
+	}
+	for _, ae := range []string{"gzip;q=0", "br", ""} {
+		res, _ := get(t, s, graphiql.AssetPrefix+name, "Accept-Encoding", ae)
+		if res.Header.Get("Content-Encoding") != "" {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", ae, res.Header.Get("Content-Encoding"))
+		}
 	}
 }
