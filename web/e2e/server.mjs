@@ -1,7 +1,7 @@
 // Starts the real tokengate binary for the browser tests: on 127.0.0.1 with
 // a port the kernel picks, SQLite in a fresh temporary directory (its mail
-// in the outbox/ folder there), cheap bcrypt and 2-second access tokens, so
-// that expiry can be waited out.
+// written to the outbox/ folder there), cheap bcrypt and 2-second access
+// tokens, so that expiry can be waited out.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +30,9 @@ export async function startTokengate() {
       HOME: dir,
       ADDR: '127.0.0.1:0',
       DATABASE_URL: `sqlite:${join(dir, 'tokengate.db')}`,
+      // Where the default puts it too; named, so the tests need not know
+      // the default.
+      SMTP_URL: `file:${join(dir, 'outbox')}`,
       ACCESS_TOKEN_SECRET: 'e2e-access-secret-0123456789abcdefghijkl',
       REFRESH_TOKEN_SECRET: 'e2e-refresh-secret-0123456789abcdefghijk',
       ACCESS_TOKEN_TTL: `${ACCESS_TOKEN_TTL_MS / 1000}s`,
@@ -57,8 +60,8 @@ export async function startTokengate() {
   });
   return {
     url,
-    // Where mail goes with SQLite and no SMTP_URL (API.md section 7): the
-    // outbox/ folder beside the database, one .eml file per e-mail.
+    // Where the mail goes (SMTP_URL=file:…, API.md section 7): one .eml
+    // file per e-mail.
     outbox: join(dir, 'outbox'),
     logs: () => logs,
     async stop() {
