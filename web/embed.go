@@ -1,7 +1,10 @@
 // Package web serves tokengate's browser side: tokengate.js, the client
-// module single-page apps use instead of bare fetch, and the demo page at /
-// that uses it. The files are embedded, so the binary serves them with no
-// build step and nothing on disk.
+// module single-page apps use instead of bare fetch (also packed as the
+// tokengate-client npm package, with TypeScript declarations); the demo
+// page at / that uses it; the recovery page that the links in e-mails open
+// (/reset-password, /verify-email); and the favicon. The files are
+// embedded, so the binary serves them with no build step and nothing on
+// disk.
 package web
 
 import (
@@ -87,7 +90,7 @@ func HandleFavicon() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Opened as a document, an SVG could run script; this one has none,
 		// and the policy keeps it so.
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
 		icon.ServeHTTP(w, r)
 	})
 }
