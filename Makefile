@@ -8,10 +8,11 @@ test: browser-deps
 	scripts/with-postgres.sh go test -race -count=1 ./...
 	cd examples/notes && go test -race -count=1 ./...
 
-# The browser tests (web/browser_test.go) need Debian's chromium, curl and
-# playwright-core from web/e2e/package-lock.json. As root, whatever is
-# missing is installed; otherwise a warning, and those tests skip (or fail
-# under CI=true).
+# The browser tests (web/browser_test.go, web/pages_browser_test.go) and the
+# npm package test (web/npm_test.go) need Debian's chromium, curl, and
+# playwright-core and typescript from web/e2e/package-lock.json. As root,
+# whatever is missing is installed; otherwise a warning, and those tests
+# skip (or fail under CI=true).
 browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then \
 		if [ "$$(id -u)" -eq 0 ]; then \
@@ -21,7 +22,7 @@ browser-deps:
 			echo "browser-deps: chromium or curl missing and not root; browser tests will skip" >&2; \
 		fi; \
 	fi
-	@if [ ! -d web/e2e/node_modules/playwright-core ]; then \
+	@if [ ! -d web/e2e/node_modules/playwright-core ] || [ ! -d web/e2e/node_modules/typescript ]; then \
 		if command -v npm >/dev/null 2>&1; then \
 			cd web/e2e && npm ci --no-audit --no-fund; \
 		else \

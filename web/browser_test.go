@@ -46,7 +46,7 @@ func TestBrowser(t *testing.T) {
 		"TOKENGATE_BIN=" + bin,
 		"CHROMIUM_PATH=" + chromium,
 		"ARTIFACTS_DIR=" + artifacts,
-	}, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "client.test.mjs", "demo.test.mjs")
+	}, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "client.test.mjs", "demo.test.mjs", "recovery.test.mjs")
 	t.Logf("screenshots in %s", artifacts)
 }
 
@@ -64,11 +64,17 @@ func need(t *testing.T, name, what string) string {
 	return ""
 }
 
-// ensureNodeModules installs the pinned playwright-core from
-// package-lock.json when make's browser-deps has not.
+// ensureNodeModules installs the pinned playwright-core and typescript
+// from package-lock.json when make's browser-deps has not.
 func ensureNodeModules(t *testing.T, dir string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err == nil {
+	installed := true
+	for _, m := range []string{"playwright-core", "typescript"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", m, "package.json")); err != nil {
+			installed = false
+		}
+	}
+	if installed {
 		return
 	}
 	npm := need(t, "npm", "npm")

@@ -1,7 +1,10 @@
 // Package web serves tokengate's browser side: tokengate.js, the client
-// module single-page apps use instead of bare fetch, and the demo page at /
-// that uses it. The files are embedded, so the binary serves them with no
-// build step and nothing on disk.
+// module single-page apps use instead of bare fetch (also packed as the
+// tokengate-client npm package, with TypeScript declarations); the demo
+// page at / that uses it; the recovery page that the links in e-mails open
+// (/reset-password, /verify-email); and the favicon. The files are
+// embedded, so the binary serves them with no build step and nothing on
+// disk.
 package web
 
 import (
@@ -18,6 +21,12 @@ var (
 	demoScript []byte
 	//go:embed demo.css
 	demoStyle []byte
+	//go:embed favicon.svg
+	favicon []byte
+	//go:embed recovery.html
+	recoveryPage []byte
+	//go:embed recovery.js
+	recoveryScript []byte
 )
 
 // DemoCSP is the Content-Security-Policy of the demo page: scripts, styles
@@ -33,7 +42,21 @@ func HandleClientScript() http.Handler {
 
 // HandleDemoPage serves the demo page under a strict Content-Security-Policy.
 func HandleDemoPage() http.Handler {
-	page := file("text/html; charset=utf-8", demoPage)
+	return htmlPage(demoPage)
+}
+
+// HandleRecoveryPage serves the page that the links in tokengate's e-mails
+// open, at both GET /reset-password and GET /verify-email (API.md section
+// 10): its script reads the path to know which, and the token from the URL
+// fragment, which never reaches the server. Same policy as the demo page.
+func HandleRecoveryPage() http.Handler {
+	return htmlPage(recoveryPage)
+}
+
+// htmlPage serves one of the pages under DemoCSP, sending no Referer and
+// refusing to be framed.
+func htmlPage(body []byte) http.Handler {
+	page := file("text/html; charset=utf-8", body)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", DemoCSP)
@@ -41,6 +64,11 @@ func HandleDemoPage() http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		page.ServeHTTP(w, r)
 	})
+}
+
+// HandleRecoveryScript serves the recovery page's script, at GET /recovery.js.
+func HandleRecoveryScript() http.Handler {
+	return file("text/javascript; charset=utf-8", recoveryScript)
 }
 
 // HandleDemoScript serves the demo page's script.
@@ -51,6 +79,20 @@ func HandleDemoScript() http.Handler {
 // HandleDemoStyle serves the demo page's style sheet.
 func HandleDemoStyle() http.Handler {
 	return file("text/css; charset=utf-8", demoStyle)
+}
+
+// HandleFavicon serves the demo page's icon, an SVG, at /favicon.ico: the
+// page names it with <link rel="icon" type="image/svg+xml">, and browsers
+// that ask for /favicon.ico by themselves get an answer instead of a 404 on
+// every load. The Content-Type, not the name, tells the browser it is SVG.
+func HandleFavicon() http.Handler {
+	icon := file("image/svg+xml", favicon)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Opened as a document, an SVG could run script; this one has none,
+		// and the policy keeps it so.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'")
+		icon.ServeHTTP(w, r)
+	})
 }
 
 // file serves fixed bytes. No ETag or Last-Modified: the token middleware's

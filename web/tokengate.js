@@ -511,6 +511,36 @@ export function createClient({
     },
     /** changePassword replaces the password; every other session ends. */
     changePassword: ({ currentPassword, newPassword }) => call('POST', '/auth/password', { currentPassword, newPassword }),
+    /**
+     * requestPasswordReset asks for a reset link to be mailed to email. The
+     * server answers the same whether or not the address has an account, so
+     * this resolves to nothing either way.
+     */
+    async requestPasswordReset(email) {
+      await call('POST', '/auth/password/forgot', { email });
+    },
+    /**
+     * resetPassword sets a new password with the token of a reset link,
+     * which ends every session of the user, and signs in on a new session
+     * (stored like signIn's); resolves to the Tokens body.
+     */
+    resetPassword: ({ token, newPassword }) => call('POST', '/auth/password/reset', { token, newPassword }),
+    /** requestEmailVerification mails the signed-in user's address a verification link. */
+    async requestEmailVerification() {
+      await call('POST', '/auth/email/verification');
+    },
+    /** verifyEmail marks the address verified with the token of a verification link; resolves to the User. No sign-in needed. */
+    verifyEmail: (token) => call('POST', '/auth/email/verify', { token }),
+    /**
+     * deleteAccount deletes the signed-in user, who confirms with the
+     * password, and then forgets the tokens (signedout, reason
+     * ACCOUNT_DELETED). A wrong password rejects and keeps them.
+     */
+    async deleteAccount(password) {
+      const record = await storage.get();
+      await call('DELETE', '/auth/me', { password });
+      await signedOut('ACCOUNT_DELETED', record);
+    },
     /** refresh refreshes now (normally the client does it when needed). */
     async refresh() {
       const record = await storage.get();

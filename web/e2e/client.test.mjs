@@ -283,3 +283,126 @@ test('decodeClaims reads a JWT payload and rejects garbage', () => {
   assert.equal(decodeClaims(pair(7).refresh).gen, 7);
   assert.equal(decodeClaims('not a jwt'), null);
 });
+
+// A fake of the recovery routes of API.md sections 4 and 10: it checks the
+// method, path and body of each call, and answers as the contract says.
+function recoveryServer({ newPair, password = 'right password', user = { id: 'u1', email: 'a@example.com', emailVerified: true } } = {}) {
+  return fakeServer(async (req) => {
+    const path = new URL(req.url).pathname;
+    // A clone, so that the test can read the body too.
+    const body = req.method === 'GET' ? null : await req.clone().text().then((t) => (t ? JSON.parse(t) : null));
+    const route = `${req.method} ${path}`;
+    switch (route) {
+      case 'POST /auth/password/forgot':
+        return new Response(null, { status: 202 });
+      case 'POST /auth/password/reset':
+        if (body?.token !== 'reset-token') return json(400, { code: 'LINK_INVALID', title: 'Bad Request', detail: 'the link is invalid or has expired' });
+        return json(200, { accessToken: newPair.access, refreshToken: newPair.refresh, user }, withTokens(newPair));
+      case 'POST /auth/email/verification':
+        return new Response(null, { status: 202 });
+      case 'POST /auth/email/verify':
+        if (body?.token !== 'verify-token') return json(400, { code: 'LINK_INVALID', detail: 'the link is invalid or has expired' });
+        return json(200, user);
+      case 'DELETE /auth/me':
+        if (body?.password !== password) return json(401, { code: 'INVALID_CREDENTIALS', detail: 'wrong e-mail or password' });
+        return new Response(null, { status: 204 });
+      default:
+        return json(404, { code: 'NOT_FOUND' });
+    }
+  });
+}
+
+const signedIn = (p, sid = 's1') => ({ accessToken: p.access, refreshToken: p.refresh, accessExpiresAt: Date.now() + 60_000, sessionId: sid, generation: 1 });
+
+async function bodyOf(req) {
+  const raw = await req.text();
+  return raw ? JSON.parse(raw) : undefined;
+}
+
+test('requestPasswordReset posts the address and resolves on 202, with nothing to tell', async (t) => {
+  const { calls, transport } = recoveryServer();
+  const tg = client(transport);
+  t.after(() => tg.close());
+  assert.equal(await tg.requestPasswordReset('a@example.com'), undefined);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].method, 'POST');
+  assert.equal(new URL(calls[0].url).pathname, '/auth/password/forgot');
+  assert.equal(calls[0].headers.get('content-type'), 'application/json');
+  assert.deepEqual(await bodyOf(calls[0]), { email: 'a@example.com' });
+});
+
+test('resetPassword stores the new session like signIn, replacing the old one', async (t) => {
+  const old = pair(4, { sid: 's-old' });
+  const fresh = pair(1, { sid: 's-new' });
+  const storage = memoryStorage();
+  storage.set(signedIn(old, 's-old'));
+  const { calls, transport } = recoveryServer({ newPair: fresh });
+  const tg = client(transport, storage);
+  t.after(() => tg.close());
+  const seen = [];
+  tg.addEventListener('tokens', (e) => seen.push(e.detail.record.sessionId));
+  const body = await tg.resetPassword({ token: 'reset-token', newPassword: 'a new password' });
+  assert.equal(body.user.id, 'u1');
+  assert.deepEqual(await bodyOf(calls[0]), { token: 'reset-token', newPassword: 'a new password' });
+  const stored = await tg.tokens();
+  assert.equal(stored.accessToken, fresh.access);
+  assert.equal(stored.sessionId, 's-new');
+  assert.deepEqual(seen, ['s-new']);
+});
+
+test('resetPassword with a used link rejects with LINK_INVALID and stores nothing', async (t) => {
+  const { transport } = recoveryServer({ newPair: pair(1) });
+  const tg = client(transport);
+  t.after(() => tg.close());
+  await assert.rejects(tg.resetPassword({ token: 'used', newPassword: 'a new password' }),
+    (err) => err.code === 'LINK_INVALID' && err.status === 400);
+  assert.equal(await tg.tokens(), null);
+});
+
+test('requestEmailVerification posts with the tokens and resolves on 202', async (t) => {
+  const p = pair(1);
+  const storage = memoryStorage();
+  storage.set(signedIn(p));
+  const { calls, transport } = recoveryServer();
+  const tg = client(transport, storage);
+  t.after(() => tg.close());
+  assert.equal(await tg.requestEmailVerification(), undefined);
+  assert.equal(calls[0].method, 'POST');
+  assert.equal(new URL(calls[0].url).pathname, '/auth/email/verification');
+  assert.equal(calls[0].headers.get('x-access-token'), p.access);
+});
+
+test('verifyEmail posts the token and resolves to the user; a bad one is LINK_INVALID', async (t) => {
+  const { calls, transport } = recoveryServer();
+  const tg = client(transport);
+  t.after(() => tg.close());
+  const user = await tg.verifyEmail('verify-token');
+  assert.equal(user.emailVerified, true);
+  assert.equal(new URL(calls[0].url).pathname, '/auth/email/verify');
+  assert.deepEqual(await bodyOf(calls[0]), { token: 'verify-token' });
+  await assert.rejects(tg.verifyEmail('nope'), (err) => err.code === 'LINK_INVALID');
+});
+
+test('deleteAccount sends DELETE /auth/me with the password, then signs out locally', async (t) => {
+  const p = pair(1);
+  const storage = memoryStorage();
+  storage.set(signedIn(p));
+  const { calls, transport } = recoveryServer();
+  const tg = client(transport, storage);
+  t.after(() => tg.close());
+  const seen = [];
+  tg.addEventListener('signedout', (e) => seen.push(e.detail.reason));
+
+  await assert.rejects(tg.deleteAccount('wrong'), (err) => err.code === 'INVALID_CREDENTIALS');
+  assert.equal((await tg.tokens()).accessToken, p.access, 'a wrong password keeps the session');
+  assert.deepEqual(seen, []);
+
+  assert.equal(await tg.deleteAccount('right password'), undefined);
+  const last = calls.at(-1);
+  assert.equal(last.method, 'DELETE');
+  assert.equal(new URL(last.url).pathname, '/auth/me');
+  assert.equal(last.headers.get('x-access-token'), p.access);
+  assert.deepEqual(await bodyOf(last), { password: 'right password' });
+  assert.equal(await tg.tokens(), null);
+  assert.deepEqual(seen, ['ACCOUNT_DELETED']);
+});
