@@ -2,9 +2,7 @@ package resolvers
 
 import (
 	"bytes"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tokengate/tokengate/auth"
 	"github.com/tokengate/tokengate/edge"
+	"github.com/tokengate/tokengate/graphiql"
 	"github.com/tokengate/tokengate/schema"
 )
 
@@ -58,20 +57,14 @@ const contentTypeJSON = "application/json"
 // show a client trying to run an operation by GET.
 var graphqlParams = []string{"query", "operationName", "variables", "extensions"}
 
-var (
-	//go:embed graphiql.html
-	graphiqlHTML string
-	//go:embed graphiql.js
-	graphiqlJS string
-)
-
 // handler is the GraphQL transport. It holds nothing per request.
 type handler struct {
 	schema *graphql.Schema
 	log    *slog.Logger
 	limits Limits
-	page   []byte
-	csp    string
+	// graphiql serves the GraphiQL page, whose assets come from the binary
+	// too (package graphiql).
+	graphiql http.Handler
 }
 
 // NewHandler returns the GraphQL endpoint: POST executes one operation, GET
@@ -115,19 +108,11 @@ func newHandler(sdl string, root any, log *slog.Logger, limits Limits) *handler 
 		graphql.PanicHandler(panicHandler{}),
 		graphql.Logger(panicLogger(log)),
 	)
-	// The bootstrap script is inline; its hash in the CSP lets exactly it
-	// run, besides the pinned CDN scripts.
-	sum := sha256.Sum256([]byte(graphiqlJS))
 	return &handler{
-		schema: s,
-		log:    log,
-		limits: limits,
-		page:   []byte(strings.Replace(graphiqlHTML, "{{BOOTSTRAP}}", graphiqlJS, 1)),
-		csp: "default-src 'none'; " +
-			"script-src https://cdn.jsdelivr.net 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-			"style-src https://cdn.jsdelivr.net 'unsafe-inline'; " +
-			"img-src https://cdn.jsdelivr.net data:; font-src https://cdn.jsdelivr.net data:; " +
-			"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+		schema:   s,
+		log:      log,
+		limits:   limits,
+		graphiql: graphiql.Handler(""),
 	}
 }
 
@@ -154,12 +139,7 @@ func (h *handler) serveGraphiQL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", h.csp)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Referrer-Policy", "no-referrer")
-	w.Write(h.page)
+	h.graphiql.ServeHTTP(w, r)
 }
 
 // request is one GraphQL-over-HTTP operation. extensions is accepted and

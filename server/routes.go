@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tokengate/tokengate/edge"
+	"github.com/tokengate/tokengate/graphiql"
 	"github.com/tokengate/tokengate/resolvers"
 	"github.com/tokengate/tokengate/rest"
 	"github.com/tokengate/tokengate/web"
@@ -34,6 +35,11 @@ func addRoutes(r chi.Router, d Deps, onError edge.ErrorWriter) {
 	r.Method(http.MethodGet, "/tokengate.js", web.HandleClientScript())
 	r.Method(http.MethodGet, "/demo.js", web.HandleDemoScript())
 	r.Method(http.MethodGet, "/demo.css", web.HandleDemoStyle())
+	r.Method(http.MethodGet, "/favicon.ico", web.HandleFavicon())
+	r.Method(http.MethodGet, "/reset-password", web.HandleRecoveryPage())
+	r.Method(http.MethodGet, "/verify-email", web.HandleRecoveryPage())
+	r.Method(http.MethodGet, "/recovery.js", web.HandleRecoveryScript())
+	r.Method(http.MethodGet, graphiql.AssetPrefix+"*", graphiql.Assets())
 
 	graphql := resolvers.NewHandler(svc, d.Recovery, d.Logger, d.GraphQL)
 	if d.Schema != "" || d.Root != nil {
