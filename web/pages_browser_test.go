@@ -31,7 +31,7 @@ func pagesServer(t testing.TB) *httptest.Server {
 	mux.Handle("GET /verify-email", web.HandleRecoveryPage())
 	mux.Handle("GET /recovery.js", web.HandleRecoveryScript())
 	mux.Handle("GET /graphql", graphiql.Handler("/graphql"))
-	mux.Handle("POST /graphql", resolvers.NewHandler(st.Service, st.Logger, resolvers.DefaultLimits()))
+	mux.Handle("POST /graphql", resolvers.NewHandler(st.Service, st.Recovery, st.Logger, resolvers.DefaultLimits()))
 	mux.Handle("GET "+graphiql.AssetPrefix, graphiql.Assets())
 	s := httptest.NewServer(mux)
 	t.Cleanup(s.Close)
