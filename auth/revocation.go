@@ -49,12 +49,13 @@ type RevocationCursor int64
 // triggers, so every path that ends a session or raises a counter feeds
 // it). Errors are STORE_UNAVAILABLE (see Unavailable) or internal.
 type RevocationLog interface {
-	// ReadRevocations returns the revocations at or after since that the
-	// log may hold past cursor, oldest first, and the cursor to pass next
-	// time. It may return an entry again; applying one twice is harmless.
-	// Everything committed before the call is either returned or was
-	// returned by an earlier call with an earlier cursor.
-	ReadRevocations(ctx context.Context, cursor RevocationCursor, since time.Time) ([]Revocation, RevocationCursor, error)
+	// ReadRevocations calls fn with each revocation at or after since that
+	// the log may hold past cursor, oldest first, and returns the cursor to
+	// pass next time (on error, the cursor it was given). It may deliver an
+	// entry again; applying one twice is harmless. Every revocation
+	// committed before the call is delivered by it or was by an earlier
+	// call. fn must not block.
+	ReadRevocations(ctx context.Context, cursor RevocationCursor, since time.Time, fn func(Revocation)) (RevocationCursor, error)
 	// PruneRevocations deletes entries older than cutoff (now minus the
 	// access-token lifetime and leeway) and returns how many went.
 	PruneRevocations(ctx context.Context, cutoff time.Time) (int64, error)

@@ -37,8 +37,8 @@ type fallback struct {
 	calls   atomic.Int64
 }
 
-func (f *fallback) ReadRevocations(context.Context, auth.RevocationCursor, time.Time) ([]auth.Revocation, auth.RevocationCursor, error) {
-	return nil, 0, nil
+func (f *fallback) ReadRevocations(context.Context, auth.RevocationCursor, time.Time, func(auth.Revocation)) (auth.RevocationCursor, error) {
+	return 0, nil
 }
 
 func (f *fallback) PruneRevocations(context.Context, time.Time) (int64, error) { return 0, nil }

@@ -91,6 +91,7 @@ func cases() []testCase {
 		{"PruneSessions deletes sessions that expired or were revoked before the cutoff", testPrune},
 		{"Ping answers", testPing},
 	}
+	c = append(c, revocationCases()...)
 	for _, r := range refusals() {
 		c = append(c, testCase{"RotateSession refuses " + r.name, func(t *testing.T, s auth.Store) { testRotateRefused(t, s, r) }})
 	}
