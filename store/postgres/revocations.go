@@ -11,7 +11,7 @@ import (
 	"github.com/tokengate/tokengate/auth"
 )
 
-// The revocation log (migrations/postgres/00005_revocations.sql) is written
+// The revocation log (migrations/postgres/00005_revocations_and_login_budget.sql) is written
 // by triggers in the transaction of the change, and announced by NOTIFY in
 // it, so every method of the store that ends a session, raises a counter or
 // deletes a user feeds it, and a rolled-back change never does.

@@ -8,7 +8,7 @@ import (
 	"github.com/tokengate/tokengate/auth"
 )
 
-// The revocation log (migrations/sqlite/00005_revocations.sql) is filled by
+// The revocation log (migrations/sqlite/00005_revocations_and_login_budget.sql) is filled by
 // triggers, so every method that ends a session or raises a counter feeds
 // it without knowing. One writer connection commits in seq order, so a
 // reader's cursor is simply the last seq it saw.

@@ -87,3 +87,19 @@ CREATE TRIGGER users_changed AFTER UPDATE ON users
 
 CREATE TRIGGER users_deleted AFTER DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION tokengate_user_changed();
+
+-- The failed-login budget every instance shares (store/postgres/loginbudget.go):
+-- one row per account that failed recently, keyed by a hash of the account
+-- key so no address is stored here. UNLOGGED: a budget is cheap to lose
+-- in a crash (it starts full again) and must be cheap to write.
+CREATE UNLOGGED TABLE login_budget (
+    key     bytea       PRIMARY KEY,
+    -- GCRA's theoretical arrival time: the budget is full again at tat.
+    tat     timestamptz NOT NULL,
+    -- Failures in a row since the budget was last full; the delay rises with it.
+    streak  integer     NOT NULL,
+    -- No attempt before next_at.
+    next_at timestamptz NOT NULL,
+    -- Whether the last attempt was let through.
+    granted boolean     NOT NULL
+);

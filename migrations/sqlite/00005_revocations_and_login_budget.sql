@@ -1,5 +1,8 @@
 -- +goose Up
 
+-- (The failed-login budget of the PostgreSQL file is shared by instances;
+-- one SQLite instance keeps it in process, so it has no table here.)
+
 -- The revocation log, as in PostgreSQL (docs/revocation.md): every session
 -- that ends and every rise of a user's token counter, written by triggers
 -- in the transaction of the change. One writer connection commits in order,
