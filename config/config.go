@@ -69,6 +69,11 @@ type Config struct {
 	Database    DatabaseKind
 	SQLitePath  string
 	PostgresURL string
+	// DatabaseListenURL is DATABASE_LISTEN_URL, empty for DATABASE_URL;
+	// read it through ListenURL.
+	DatabaseListenURL string
+	// RevocationMaxStaleness is REVOCATION_MAX_STALENESS.
+	RevocationMaxStaleness time.Duration
 
 	// AccessTokenSecret and RefreshTokenSecret are the HS256 keys. Both are
 	// empty when GenerateSecrets is set.
@@ -186,7 +191,7 @@ func (c *Config) validate() error {
 	case c.AccessTokenSecret.Equal(c.RefreshTokenSecret):
 		return errors.New("ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET: must be different, so that a refresh token can never pass as an access token")
 	}
-	return nil
+	return c.validateRevocation()
 }
 
 // Policy returns the domain policy this configuration sets, with the
