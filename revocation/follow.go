@@ -33,6 +33,7 @@ func (v *View) readFrom(ctx context.Context, log auth.RevocationLog, cursor auth
 func (v *View) Follow(ctx context.Context, log auth.RevocationLog, cursor auth.RevocationCursor, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	lastPrune := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -47,6 +48,10 @@ func (v *View) Follow(ctx context.Context, log auth.RevocationLog, cursor auth.R
 			continue
 		}
 		cursor = next
-		v.Prune()
+		// Writes prune as they go; this returns an idle view's memory.
+		if time.Since(lastPrune) >= time.Minute {
+			v.Prune()
+			lastPrune = time.Now()
+		}
 	}
 }

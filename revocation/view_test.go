@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokengate/tokengate/auth"
 )
 
@@ -342,5 +344,39 @@ func TestNewRefusesBadOptions(t *testing.T) {
 			}()
 			New(o)
 		})
+	}
+}
+
+func TestCollectorsReportStaleness(t *testing.T) {
+	c := newFakeClock()
+	v := newView(t, c, func(o *Options) { o.MaxStaleness = time.Second; o.Fallback = &fallback{} })
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(v.Collectors()...)
+	v.RevokeSession("s", c.Now())
+	v.Confirm(c.Now())
+	c.Advance(2 * time.Second)
+	v.CheckAccess(t.Context(), "u", "x", 0)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		m := f.GetMetric()[0]
+		if m.GetGauge() != nil {
+			got[f.GetName()] = m.GetGauge().GetValue()
+		} else {
+			got[f.GetName()] = m.GetCounter().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"tokengate_revocation_view_stale":               1,
+		"tokengate_revocation_view_unconfirmed_seconds": 2,
+		"tokengate_revocation_stale_checks_total":       1,
+		"tokengate_revocation_view_sessions":            1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v; want %v", name, got[name], want)
+		}
 	}
 }
