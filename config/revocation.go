@@ -17,26 +17,26 @@ const MinRevocationStaleness = time.Second
 // DATABASE_LISTEN_URL (API.md sections 7 and 9; docs/revocation.md).
 var (
 	revocationStalenessVar = variable{
-			name: "REVOCATION_MAX_STALENESS", def: "5s",
-			desc: "how long an instance's revocation view may go unconfirmed before each access token is checked in the store (at least 1s)",
-			set: func(c *Config, v string) error {
-				d, err := time.ParseDuration(v)
-				switch {
-				case err != nil:
-					return fmt.Errorf("%q is not a duration (e.g. 5s)", v)
-				case d < MinRevocationStaleness:
-					return fmt.Errorf("%q is below the minimum, %v", v, MinRevocationStaleness)
-				}
-				c.RevocationMaxStaleness = d
-				return nil
-			},
-			get: func(c *Config) string { return c.RevocationMaxStaleness.String() },
+		name: "REVOCATION_MAX_STALENESS", def: "5s",
+		desc: "how long an instance's revocation view may go unconfirmed before each access token is checked in the store (at least 1s)",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			switch {
+			case err != nil:
+				return fmt.Errorf("%q is not a duration (e.g. 5s)", v)
+			case d < MinRevocationStaleness:
+				return fmt.Errorf("%q is below the minimum, %v", v, MinRevocationStaleness)
+			}
+			c.RevocationMaxStaleness = d
+			return nil
+		},
+		get: func(c *Config) string { return c.RevocationMaxStaleness.String() },
 	}
 	listenURLVar = variable{
-			name: "DATABASE_LISTEN_URL", def: "",
-			desc: "empty: DATABASE_URL; the PostgreSQL connection that LISTENs for revocations, which must be direct, not through a transaction-pooling proxy such as PgBouncer",
-			set:  setListenURL,
-			get:  func(c *Config) string { return redactURL(c.DatabaseListenURL) },
+		name: "DATABASE_LISTEN_URL", def: "",
+		desc: "empty: DATABASE_URL; the PostgreSQL connection that LISTENs for revocations, which must be direct, not through a transaction-pooling proxy such as PgBouncer",
+		set:  setListenURL,
+		get:  func(c *Config) string { return redactURL(c.DatabaseListenURL) },
 	}
 )
 
