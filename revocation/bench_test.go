@@ -35,13 +35,30 @@ func filledView(b *testing.B, revoked []string) *View {
 	return v
 }
 
+// fixture is built once per test binary: a million ids and a View holding
+// them take seconds to make, and the benchmarks only read them.
+var fixture struct {
+	once    sync.Once
+	revoked []string
+	live    []string
+	view    *View
+}
+
+func millionView(b *testing.B) (v *View, revoked, live []string) {
+	b.Helper()
+	fixture.once.Do(func() {
+		fixture.revoked = ids(million)
+		fixture.live = ids(1 << 12)
+		fixture.view = filledView(b, fixture.revoked)
+	})
+	return fixture.view, fixture.revoked, fixture.live
+}
+
 // BenchmarkLookupParallel is the access path's question with a million
 // revocations held, from every CPU at once: live tokens, the common case,
 // so every lookup misses (the alternatives below do the same).
 func BenchmarkLookupParallel(b *testing.B) {
-	revoked := ids(million)
-	live := ids(1 << 12)
-	v := filledView(b, revoked)
+	v, _, live := millionView(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -56,8 +73,7 @@ func BenchmarkLookupParallel(b *testing.B) {
 // BenchmarkLookupParallelRevoked looks up revoked sessions only, spread
 // over all million (so mostly cache misses).
 func BenchmarkLookupParallelRevoked(b *testing.B) {
-	revoked := ids(million)
-	v := filledView(b, revoked)
+	v, revoked, _ := millionView(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -76,7 +92,7 @@ func BenchmarkLookupParallelRevoked(b *testing.B) {
 func BenchmarkLookupWhileWriting(b *testing.B) {
 	revoked := ids(million)
 	live := ids(1 << 12)
-	v := filledView(b, revoked)
+	v := filledView(b, revoked) // its own: the writer changes it
 	c := newFakeClock()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -108,8 +124,7 @@ func BenchmarkLookupWhileWriting(b *testing.B) {
 // BenchmarkSyncMapLookupParallel and BenchmarkRWMutexMapLookupParallel are
 // the alternatives the View was measured against (docs/revocation.md).
 func BenchmarkSyncMapLookupParallel(b *testing.B) {
-	revoked := ids(million)
-	live := ids(1 << 12)
+	_, revoked, live := millionView(b)
 	var m sync.Map
 	for _, id := range revoked {
 		m.Store(id, int64(1))
@@ -128,8 +143,7 @@ func BenchmarkSyncMapLookupParallel(b *testing.B) {
 }
 
 func BenchmarkRWMutexMapLookupParallel(b *testing.B) {
-	revoked := ids(million)
-	live := ids(1 << 12)
+	_, revoked, live := millionView(b)
 	var mu sync.RWMutex
 	m := make(map[string]int64, million)
 	for _, id := range revoked {

@@ -64,8 +64,9 @@ func (a *announcer) await(t testing.TB, sid string, since time.Time, limit time.
 }
 
 type instance struct {
-	view *announcer
-	feed *postgres.Feed
+	view  *announcer
+	feed  *postgres.Feed
+	users *forgetter
 }
 
 // withAppName sets application_name on a connection string of either form.
@@ -84,9 +85,10 @@ func withAppName(url, name string) string {
 // test ends, and waits for its first catch-up.
 func startInstance(t testing.TB, url string, store auth.RevocationLog, clock auth.Clock) *instance {
 	t.Helper()
+	users := &forgetter{forgot: make(chan string, 1024)}
 	v := &announcer{
 		View: revocation.New(revocation.Options{
-			Window: ttlWindow, MaxStaleness: maxStaleness, Fallback: store, Clock: clock,
+			Window: ttlWindow, MaxStaleness: maxStaleness, Fallback: store, Clock: clock, Users: users,
 		}),
 		arrived: make(chan string, 1024),
 	}
@@ -105,7 +107,18 @@ func startInstance(t testing.TB, url string, store auth.RevocationLog, clock aut
 		<-done
 	})
 	waitFor(t, "the first catch-up", 10*time.Second, func() bool { return !v.MustCheckStore() })
-	return &instance{view: v, feed: feed}
+	return &instance{view: v, feed: feed, users: users}
+}
+
+// forgetter stands for the user cache: it says which users it was told to
+// forget.
+type forgetter struct{ forgot chan string }
+
+func (f *forgetter) Forget(id string) {
+	select {
+	case f.forgot <- id:
+	default:
+	}
 }
 
 // waitFor polls cond until it holds, failing the test after limit. It waits
@@ -217,6 +230,22 @@ func TestFeedReachesTheOtherInstance(t *testing.T) {
 	waitFor(t, "the raised counter to reach view B", maxStaleness, func() bool { return b.view.Revoked("u1", sids[204], 0) })
 	if b.view.Revoked("u1", sids[204], 1) {
 		t.Error("a token of the new counter is revoked")
+	}
+
+	// A change that revokes nothing still reaches the user cache.
+	for len(b.users.forgot) > 0 {
+		<-b.users.forgot
+	}
+	if _, err := sql.Exec(t.Context(), `UPDATE users SET name = 'renamed' WHERE id = 'u1'`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-b.users.forgot:
+		if id != "u1" {
+			t.Errorf("forgot %q; want u1", id)
+		}
+	case <-time.After(maxStaleness):
+		t.Fatal("a renamed user did not reach the user cache")
 	}
 
 	// Kill B's LISTEN connection and revoke while it is gone: the
