@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -52,7 +53,7 @@ type FeedConfig struct {
 type Feed struct {
 	cfg     FeedConfig
 	conn    *pgx.ConnConfig
-	cursor  auth.RevocationCursor
+	cursor  snapshotCursor
 	started bool
 	// Counters for metrics and tests.
 	connects      atomic.Uint64
@@ -181,7 +182,7 @@ func (f *Feed) heartbeat(ctx context.Context, conn *pgx.Conn) error {
 	asOf := f.cfg.Clock()
 	hctx, cancel := context.WithTimeout(ctx, max(f.cfg.Heartbeat, time.Second))
 	defer cancel()
-	next, err := readRevocations(hctx, conn, f.cursor, asOf.Add(-f.cfg.Window), f.applyRevocation)
+	next, err := readSince(hctx, conn, f.cursor, asOf.Add(-f.cfg.Window), f.applyRevocation)
 	if err != nil {
 		return fmt.Errorf("revocation listener: catch up: %w", err)
 	}
@@ -189,6 +190,73 @@ func (f *Feed) heartbeat(ctx context.Context, conn *pgx.Conn) error {
 	f.heartbeats.Add(1)
 	f.cfg.Sink.Confirm(asOf)
 	return nil
+}
+
+// snapshotCursor is where the feed stopped, precisely: the xmax of its last
+// read's snapshot and the transactions that snapshot saw in progress. Every
+// other transaction below xmax had finished, so its rows were read then;
+// the next read asks only for rows of later transactions or of those. (The
+// Store's ReadRevocations keeps only the xmin in its int64 cursor and so
+// may read rows again; the heartbeat runs twice a second on every
+// instance, where a transaction left open elsewhere on the server would
+// hold the xmin back and make each heartbeat read the whole window again.)
+type snapshotCursor struct {
+	xmax       int64
+	inProgress []string
+}
+
+// readSinceSQL is readRevocationsSQL with the precise cursor: a first row
+// holding the statement's snapshot (xmax and in-progress ids), then the
+// rows of transactions at or after the last xmax or in progress then.
+const readSinceSQL = `
+	WITH snap AS (SELECT pg_current_snapshot() AS s)
+	SELECT NULL::text, NULL::text, NULL::bigint, NULL::timestamptz,
+		pg_snapshot_xmax(s)::text::bigint, ARRAY(SELECT x::text FROM pg_snapshot_xip(s) AS x)
+	FROM snap
+	UNION ALL
+	(SELECT session_id, user_id, min_version, at, NULL::bigint, NULL::text[] FROM revocations
+	 WHERE (txid >= $1::text::xid8 OR txid = ANY($2::text[]::xid8[])) AND at >= $3
+	 ORDER BY seq)`
+
+func readSince(ctx context.Context, conn *pgx.Conn, c snapshotCursor, since time.Time, fn func(auth.Revocation)) (snapshotCursor, error) {
+	inProgress := c.inProgress
+	if inProgress == nil {
+		inProgress = []string{}
+	}
+	rows, err := conn.Query(ctx, readSinceSQL, strconv.FormatInt(c.xmax, 10), inProgress, ts(since))
+	if err != nil {
+		return c, classify("read revocations", err)
+	}
+	defer rows.Close()
+	var next snapshotCursor
+	gotSnapshot := false
+	for rows.Next() {
+		var (
+			sessionID, userID *string
+			minVersion, xmax  *int64
+			at                *time.Time
+			xip               []string
+		)
+		if err := rows.Scan(&sessionID, &userID, &minVersion, &at, &xmax, &xip); err != nil {
+			return c, classify("read revocations", err)
+		}
+		if xmax != nil {
+			next, gotSnapshot = snapshotCursor{xmax: *xmax, inProgress: xip}, true
+			continue
+		}
+		r := auth.Revocation{UserID: *userID, MinVersion: *minVersion, At: at.UTC()}
+		if sessionID != nil {
+			r.SessionID = *sessionID
+		}
+		fn(r)
+	}
+	if err := rows.Err(); err != nil {
+		return c, classify("read revocations", err)
+	}
+	if !gotSnapshot {
+		return c, errors.New("read revocations: no snapshot row")
+	}
+	return next, nil
 }
 
 func (f *Feed) applyRevocation(r auth.Revocation) {
