@@ -51,10 +51,9 @@ type FeedConfig struct {
 // re-reads the log's newest entries at least every Heartbeat to confirm
 // that nothing was missed.
 type Feed struct {
-	cfg     FeedConfig
-	conn    *pgx.ConnConfig
-	cursor  snapshotCursor
-	started bool
+	cfg    FeedConfig
+	conn   *pgx.ConnConfig
+	cursor snapshotCursor
 	// Counters for metrics and tests.
 	connects      atomic.Uint64
 	disconnects   atomic.Uint64
