@@ -57,6 +57,7 @@ type View struct {
 	// stale is whether the last check found the View stale, so the log
 	// line and the counter mark transitions rather than every request.
 	stale         atomic.Bool
+	everConfirmed atomic.Bool
 	staleChecks   atomic.Uint64
 	fallbackFails atomic.Uint64
 	staleEpisodes atomic.Uint64
@@ -139,7 +140,7 @@ func (v *View) CheckAccess(ctx context.Context, userID, sessionID string, ver in
 
 // MustCheckStore reports whether no feed has confirmed the view for longer
 // than MaxStaleness, so that the access path must check each token in the
-// store. It is one atomic load and a clock read. The first call that finds
+// store. It is a clock read and two atomic loads. The first call that finds
 // the view stale (and the first that finds it current again) writes a log
 // line.
 func (v *View) MustCheckStore() bool {
@@ -149,6 +150,10 @@ func (v *View) MustCheckStore() bool {
 	stale := v.isStale()
 	if stale && !v.stale.Load() && v.stale.CompareAndSwap(false, true) {
 		v.staleEpisodes.Add(1)
+		if !v.everConfirmed.Load() {
+			v.opts.Logger.Info("revocation view not caught up yet: checking access tokens in the store until it is")
+			return true
+		}
 		v.opts.Logger.Warn("revocation view is stale: checking access tokens in the store until it is confirmed",
 			"unconfirmed_for", v.Staleness().Round(time.Millisecond).String(),
 			"max_staleness", v.opts.MaxStaleness.String())
@@ -167,6 +172,7 @@ func (v *View) Confirm(asOf time.Time) {
 			break
 		}
 	}
+	v.everConfirmed.Store(true)
 	if v.stale.Load() && !v.isStale() && v.stale.CompareAndSwap(true, false) {
 		v.opts.Logger.Info("revocation view is current again: access tokens are checked in memory")
 	}

@@ -294,7 +294,7 @@ func TestStalenessSendsChecksToTheStore(t *testing.T) {
 		t.Fatal("still stale after a confirmation")
 	}
 	out := logs.String()
-	if strings.Count(out, "revocation view is stale") != 2 || strings.Count(out, "current again") != 2 {
+	if strings.Count(out, "not caught up yet") != 1 || strings.Count(out, "revocation view is stale") != 1 || strings.Count(out, "current again") != 2 {
 		t.Errorf("want one line per transition, got:\n%s", out)
 	}
 }
