@@ -43,27 +43,27 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Addr:                   ":8080",
-		Database:               SQLite,
-		SQLitePath:             "./data/tokengate.db",
-		GenerateSecrets:        true,
-		AccessTokenTTL:         15 * time.Minute,
-		RefreshTokenTTL:        168 * time.Hour,
-		SessionMaxAge:          720 * time.Hour,
-		RefreshReuseGrace:      10 * time.Second,
-		TokenIssuer:            "tokengate",
-		TokenAudience:          "tokengate",
-		BcryptCost:             12,
-		RateLimitLogin:         ratelimit.Rate{N: 10, Per: 15 * time.Minute},
-		RateLimitIP:            ratelimit.Rate{N: 300, Per: time.Minute},
-		RateLimitRefresh:       ratelimit.Rate{N: 60, Per: time.Minute},
-		LogLevel:               slog.LevelInfo,
-		LogFormat:              LogText,
-		ShutdownTimeout:        15 * time.Second,
-		RevocationMaxStaleness: 5 * time.Second,
-		PProf:                  false,
-		Metrics:                true,
+		Addr:              ":8080",
+		Database:          SQLite,
+		SQLitePath:        "./data/tokengate.db",
+		GenerateSecrets:   true,
+		AccessTokenTTL:    15 * time.Minute,
+		RefreshTokenTTL:   168 * time.Hour,
+		SessionMaxAge:     720 * time.Hour,
+		RefreshReuseGrace: 10 * time.Second,
+		TokenIssuer:       "tokengate",
+		TokenAudience:     "tokengate",
+		BcryptCost:        12,
+		RateLimitLogin:    ratelimit.Rate{N: 10, Per: 15 * time.Minute},
+		RateLimitIP:       ratelimit.Rate{N: 300, Per: time.Minute},
+		RateLimitRefresh:  ratelimit.Rate{N: 60, Per: time.Minute},
+		LogLevel:          slog.LevelInfo,
+		LogFormat:         LogText,
+		ShutdownTimeout:   15 * time.Second,
+		PProf:             false,
+		Metrics:           true,
 	}
+	want.RevocationMaxStaleness = 5 * time.Second
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %#v\nwant %#v", fields(c), fields(want))
 	}
