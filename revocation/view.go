@@ -35,6 +35,9 @@ type Options struct {
 	// Fallback answers checks while the View is stale. Required when
 	// MaxStaleness is set.
 	Fallback auth.RevocationLog
+	// FallbackTimeout bounds one Fallback check (default 500ms), so that a
+	// database that stopped answering costs a request at most that.
+	FallbackTimeout time.Duration
 	// Users is told about every user a revocation or change names, so a
 	// cache of users (package usercache) drops its copy. Optional.
 	Users interface{ Forget(userID string) }
@@ -61,6 +64,10 @@ type View struct {
 	staleChecks   atomic.Uint64
 	fallbackFails atomic.Uint64
 	staleEpisodes atomic.Uint64
+	// skipFallbackUntil (unix nanoseconds) is set after a failed store
+	// check: until then the view's own answer stands without asking, so an
+	// unreachable database does not cost every request a timeout.
+	skipFallbackUntil atomic.Int64
 	// writes counts puts since the last prune, so pruning is amortised over
 	// writes and needs no timer of its own.
 	writes int
@@ -88,6 +95,9 @@ func New(opts Options) *View {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FallbackTimeout <= 0 {
+		opts.FallbackTimeout = 500 * time.Millisecond
 	}
 	v := &View{opts: opts, seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()}
 	v.sessions.Store(newTable(minBuckets))
@@ -126,10 +136,17 @@ func (v *View) CheckAccess(ctx context.Context, userID, sessionID string, ver in
 	if !v.MustCheckStore() {
 		return nil
 	}
+	now := v.opts.Clock().UnixNano()
+	if now < v.skipFallbackUntil.Load() {
+		return nil
+	}
 	v.staleChecks.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, v.opts.FallbackTimeout)
+	defer cancel()
 	revoked, err := v.opts.Fallback.AccessRevoked(ctx, sessionID, ver)
 	if err != nil {
 		v.fallbackFails.Add(1)
+		v.skipFallbackUntil.Store(now + int64(fallbackPause))
 		return nil
 	}
 	if revoked {
@@ -137,6 +154,9 @@ func (v *View) CheckAccess(ctx context.Context, userID, sessionID string, ver in
 	}
 	return nil
 }
+
+// fallbackPause is how long a failed store check stops further ones.
+const fallbackPause = time.Second
 
 // MustCheckStore reports whether no feed has confirmed the view for longer
 // than MaxStaleness, so that the access path must check each token in the

@@ -275,14 +275,25 @@ func TestStalenessSendsChecksToTheStore(t *testing.T) {
 	if err := v.CheckAccess(t.Context(), "u", "gone", 0); err != nil {
 		t.Fatalf("CheckAccess with the store down = %v; want the view's answer", err)
 	}
+	// For a second after a failure the store is not asked again, so an
+	// unreachable database does not cost every request a timeout.
+	calls := fb.calls.Load()
+	if err := v.CheckAccess(t.Context(), "u", "gone", 0); err != nil || fb.calls.Load() != calls {
+		t.Fatalf("CheckAccess right after a failure = %v after %d more store calls; want the view's answer, no call", err, fb.calls.Load()-calls)
+	}
+	c.Advance(time.Second)
+	v.CheckAccess(t.Context(), "u", "gone", 0)
+	if fb.calls.Load() != calls+1 {
+		t.Fatal("the store was not asked again a second after the failure")
+	}
 	v.RevokeSession("mem", c.Now())
 	if err := v.CheckAccess(t.Context(), "u", "mem", 0); err == nil {
 		t.Fatal("a revocation in memory passed while the store was down")
 	}
 	s := v.Stats()
 	// Two episodes: before the first confirmation, and after 5s without one.
-	if s.StaleChecks != 3 || s.FallbackFailures != 1 || s.StaleEpisodes != 2 {
-		t.Errorf("Stats = %+v; want 3 stale checks, 1 failure, 2 episodes", s)
+	if s.StaleChecks != 4 || s.FallbackFailures != 2 || s.StaleEpisodes != 2 {
+		t.Errorf("Stats = %+v; want 4 stale checks, 2 failures, 2 episodes", s)
 	}
 	// An older confirmation does not make it current; a new one does.
 	v.Confirm(c.Now().Add(-time.Minute))
