@@ -72,6 +72,11 @@ type Config struct {
 	// DatabaseMaxConns caps the PostgreSQL pool (DATABASE_MAX_CONNS); 0
 	// leaves it to the URL's pool_max_conns, else the store's default.
 	DatabaseMaxConns int
+	// DatabaseListenURL is DATABASE_LISTEN_URL, empty for DATABASE_URL;
+	// read it through ListenURL.
+	DatabaseListenURL string
+	// RevocationMaxStaleness is REVOCATION_MAX_STALENESS.
+	RevocationMaxStaleness time.Duration
 
 	// AccessTokenSecret and RefreshTokenSecret are the HS256 keys. Both are
 	// empty when GenerateSecrets is set.
@@ -224,7 +229,10 @@ func (c *Config) validate(o loadOptions) error {
 	if err := c.validateKeys(); err != nil {
 		return err
 	}
-	return c.validateMail()
+	if err := c.validateMail(); err != nil {
+		return err
+	}
+	return c.validateRevocation()
 }
 
 // Policy returns the domain policy this configuration sets, with the

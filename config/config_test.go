@@ -67,6 +67,7 @@ func TestDefaults(t *testing.T) {
 		Metrics:           true,
 		Mail:              wantDefaultMail,
 	}
+	want.RevocationMaxStaleness = 5 * time.Second
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %#v\nwant %#v", fields(c), fields(want))
 	}
@@ -113,6 +114,11 @@ func TestGoodValues(t *testing.T) {
 		{name: "SESSION_MAX_AGE", value: "2160h", got: func(c Config) any { return c.SessionMaxAge }, want: 2160 * time.Hour},
 		{name: "REFRESH_REUSE_GRACE", value: "0", got: func(c Config) any { return c.RefreshReuseGrace }, want: time.Duration(0)},
 		{name: "REFRESH_REUSE_GRACE", value: "2s", got: func(c Config) any { return c.RefreshReuseGrace }, want: 2 * time.Second},
+		{name: "REVOCATION_MAX_STALENESS", value: "2s", got: func(c Config) any { return c.RevocationMaxStaleness }, want: 2 * time.Second},
+		{name: "DATABASE_LISTEN_URL", value: "postgres://u:p@db-direct:5432/app", extra: []string{"DATABASE_URL", "postgres://u:p@pgbouncer:6432/app", "ACCESS_TOKEN_SECRET", accessSecret, "REFRESH_TOKEN_SECRET", refreshSecret, "KEY_ENCRYPTION_KEY", kek, "PUBLIC_URL", "https://app.example", "SMTP_URL", "smtp://mail.example:587"},
+			got: func(c Config) any { return c.ListenURL() }, want: "postgres://u:p@db-direct:5432/app"},
+		{name: "DATABASE_LISTEN_URL", value: "", extra: []string{"DATABASE_URL", "postgres://u:p@db:5432/app", "ACCESS_TOKEN_SECRET", accessSecret, "REFRESH_TOKEN_SECRET", refreshSecret, "KEY_ENCRYPTION_KEY", kek, "PUBLIC_URL", "https://app.example", "SMTP_URL", "smtp://mail.example:587"},
+			got: func(c Config) any { return c.ListenURL() }, want: "postgres://u:p@db:5432/app"},
 
 		{name: "TOKEN_ISSUER", value: "https://auth.example.com", got: func(c Config) any { return c.TokenIssuer }, want: "https://auth.example.com"},
 		{name: "TOKEN_AUDIENCE", value: "my-app", got: func(c Config) any { return c.TokenAudience }, want: "my-app"},
@@ -241,6 +247,10 @@ func TestBadValues(t *testing.T) {
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com:0", nil, "from 1 to 65535"},
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com:99999", nil, "from 1 to 65535"},
 
+		{"REVOCATION_MAX_STALENESS", "500ms", nil, `REVOCATION_MAX_STALENESS: "500ms" is below the minimum, 1s`},
+		{"REVOCATION_MAX_STALENESS", "soon", nil, `REVOCATION_MAX_STALENESS: "soon" is not a duration`},
+		{"DATABASE_LISTEN_URL", "mysql://u:secret@h/db", nil, "DATABASE_LISTEN_URL: must be a postgres:// URL"},
+		{"DATABASE_LISTEN_URL", "postgres://u:p@db/app", nil, "DATABASE_LISTEN_URL: only used with PostgreSQL"},
 		{"RATE_LIMIT_LOGIN", "ten", nil, `RATE_LIMIT_LOGIN: "ten" is not a rate`},
 		{"RATE_LIMIT_IP", "0/1m", nil, "RATE_LIMIT_IP:"},
 		{"RATE_LIMIT_REFRESH", "60/0s", nil, "RATE_LIMIT_REFRESH:"},

@@ -132,6 +132,8 @@ var variables = []variable{
 		},
 		get: func(c *Config) string { return string(c.LogFormat) },
 	},
+	revocationStalenessVar,
+	listenURLVar,
 	durationVar("SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may finish after SIGINT or SIGTERM", 1,
 		func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	boolVar("PPROF", "false", "serve /debug/pprof (true or false)", func(c *Config) *bool { return &c.PProf }),

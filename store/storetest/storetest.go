@@ -90,6 +90,7 @@ func cases() []testCase {
 		{"Ping answers", testPing},
 	}
 	c = append(c, lostCases()...)
+	c = append(c, revocationCases()...)
 	for _, r := range append(refusals(), lostRefusals()...) {
 		c = append(c, testCase{"RotateSession refuses " + r.name, func(t *testing.T, s auth.Store) { testRotateRefused(t, s, r) }})
 	}
