@@ -160,6 +160,7 @@ type App struct {
 	mailer   *mail.Worker
 	// keys is the signing-key schedule; nil under HS256.
 	keys    *signing.Manager
+	revs    *revocations
 	handler http.Handler
 }
 
@@ -208,17 +209,21 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
+	revs, err := newRevocations(ctx, cfg, st, o.now, log)
+	if err != nil {
+		return nil, err
+	}
 	limits := auth.Limits{
-		LoginFailures: ratelimit.New(cfg.RateLimitLogin, o.now),
+		LoginFailures: loginBudget(cfg, st, o.now),
 		IP:            ratelimit.New(cfg.RateLimitIP, o.now),
 		Refresh:       ratelimit.New(cfg.RateLimitRefresh, o.now),
 	}
 	var (
 		m       *metrics.Metrics
-		svcOpts []auth.Option
+		svcOpts = []auth.Option{revs.serviceOption()}
 	)
 	if cfg.Metrics {
-		m = metrics.New()
+		m = metrics.New(revs.view.Collectors()...)
 		svcOpts = append(svcOpts, auth.WithObserver(m))
 	}
 	svc, err := auth.NewService(st, codec, cfg.Policy(), limits, o.now, log, svcOpts...)
@@ -271,7 +276,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, now: o.now, store: st, service: svc, recovery: rec, mailer: mailer, keys: keys, handler: handler}, nil
+	return &App{cfg: cfg, log: log, now: o.now, store: st, service: svc, recovery: rec, mailer: mailer, keys: keys, revs: revs, handler: handler}, nil
 }
 
 // newHandler builds the server, turning the panic of a schema that does not
@@ -320,6 +325,7 @@ func (a *App) Run(ctx context.Context) {
 	if a.keys != nil {
 		go a.keys.Run(ctx)
 	}
+	go a.revs.follow(ctx)
 	tick := time.NewTicker(pruneInterval)
 	defer tick.Stop()
 	for {
@@ -328,6 +334,7 @@ func (a *App) Run(ctx context.Context) {
 			<-done
 			return
 		case <-tick.C:
+			a.revs.prune(ctx, a.store, a.now(), a.log)
 			n, err := a.service.PruneSessions(ctx, pruneRetention)
 			if err != nil {
 				a.log.Warn("pruning sessions failed", "err", err)

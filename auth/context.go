@@ -8,7 +8,9 @@ import "context"
 type Caller struct {
 	UserID    string
 	SessionID string
-	Reason    Reason
+	// TokenVersion is the user's token counter the caller's tokens carry.
+	TokenVersion int64
+	Reason       Reason
 }
 
 // Authenticated reports whether the caller is a signed-in user.

@@ -211,6 +211,7 @@ func (r *Recovery) ResetPassword(ctx context.Context, token, newPassword string)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("reset password: %w", err)
 	}
+	s.userRevoked(u.ID, u.TokenVersion, now)
 	return s.startSession(ctx, u)
 }
 
@@ -289,6 +290,7 @@ func (r *Recovery) DeleteAccount(ctx context.Context, password string) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("delete account: %w", err)
 	}
+	s.userRevoked(u.ID, DeletedVersion, s.now().UTC())
 	return nil
 }
 

@@ -68,14 +68,19 @@ type Service struct {
 	// passwordChanged queues the "your password was changed" notice; set
 	// by NewRecovery, nil without it.
 	passwordChanged func(ctx context.Context, userID string) error
-	store           Store
-	tokens          TokenCodec
-	policy          Policy
-	limits          Limits
-	now             Clock
-	log             *slog.Logger
-	obs             Observer
-	flights         singleflight.Group
+	// revChecker, revSink and users are the revocation view and the user
+	// cache (WithRevocation); nil without them.
+	revChecker RevocationChecker
+	revSink    RevocationSink
+	users      UserCache
+	store      Store
+	tokens     TokenCodec
+	policy     Policy
+	limits     Limits
+	now        Clock
+	log        *slog.Logger
+	obs        Observer
+	flights    singleflight.Group
 	// hashSlots bounds concurrent bcrypt work.
 	hashSlots chan struct{}
 	// dummyHash is compared against when the e-mail is unknown, so an

@@ -54,6 +54,14 @@ func (s *Service) rotate(ctx context.Context, claims RefreshClaims, client Clien
 	if err := s.check(BudgetRefresh, s.limits.Refresh, claims.SessionID); err != nil {
 		return Tokens{}, err
 	}
+	if s.knownRevoked(ctx, claims) {
+		// The view knows the session or the counter ended: no store write,
+		// and the attempt still spends the session's budget.
+		charge(s.limits.Refresh, claims.SessionID)
+		s.obs.Refresh(refreshFailure(Unauthenticated(ReasonSessionRevoked)))
+		return Tokens{}, Unauthenticated(ReasonSessionRevoked)
+	}
+	ticket := s.userTicket()
 	now := s.now().UTC()
 	r, ok, err := s.store.RotateSession(ctx, Rotation{
 		SessionID:    claims.SessionID,
@@ -73,9 +81,16 @@ func (s *Service) rotate(ctx context.Context, claims RefreshClaims, client Clien
 		// a few, which a budget tolerates.
 		charge(s.limits.Refresh, claims.SessionID)
 		s.obs.Refresh(RefreshRotated)
+		s.remember(r.User, ticket)
 		return s.issue(r.User, r.Session)
 	}
-	return s.explainRotation(ctx, claims, now)
+	t, err := s.explainRotation(ctx, claims, now)
+	if err != nil && ErrorOf(err).Code == CodeUnauthenticated {
+		// A refused token spends the budget too, so replaying one costs the
+		// store no more than the budget allows; a grace answer does not.
+		charge(s.limits.Refresh, claims.SessionID)
+	}
+	return t, err
 }
 
 // explainRotation decides what a refused rotation was: the previous
@@ -104,6 +119,7 @@ func (s *Service) explainRotation(ctx context.Context, claims RefreshClaims, now
 		if err := s.store.EndSession(ctx, sess.ID, now); err != nil {
 			return Tokens{}, fmt.Errorf("end reused session: %w", err)
 		}
+		s.sessionEnded(sess.ID, now)
 		s.log.WarnContext(ctx, "refresh token reused outside the grace window; session ended",
 			"user", sess.UserID, "session", sess.ID, "generation", claims.Generation, "current", sess.Generation)
 		return Tokens{}, Unauthenticated(ReasonRefreshReused)
@@ -119,10 +135,12 @@ func (s *Service) Logout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.store.RevokeSession(ctx, c.UserID, c.SessionID, s.now().UTC())
+	now := s.now().UTC()
+	err = s.store.RevokeSession(ctx, c.UserID, c.SessionID, now)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("logout: %w", err)
 	}
+	s.sessionEnded(c.SessionID, now)
 	return nil
 }
 
@@ -133,9 +151,13 @@ func (s *Service) LogoutAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.RevokeUser(ctx, c.UserID, s.now().UTC()); err != nil {
+	now := s.now().UTC()
+	if err := s.store.RevokeUser(ctx, c.UserID, now); err != nil {
 		return fmt.Errorf("logout all: %w", err)
 	}
+	// The store raised the counter past the caller's; a bound from below is
+	// enough here, and the log brings the exact one.
+	s.userRevoked(c.UserID, c.TokenVersion+1, now)
 	return nil
 }
 
@@ -151,13 +173,15 @@ func (s *Service) RevokeSession(ctx context.Context, sessionID string) error {
 		// refuse the bytes (PostgreSQL's text type cannot hold a NUL).
 		return &Error{Code: CodeNotFound, Message: "no such session"}
 	}
-	err = s.store.RevokeSession(ctx, c.UserID, sessionID, s.now().UTC())
+	now := s.now().UTC()
+	err = s.store.RevokeSession(ctx, c.UserID, sessionID, now)
 	if errors.Is(err, ErrNotFound) {
 		return &Error{Code: CodeNotFound, Message: "no such session", Err: err}
 	}
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	s.sessionEnded(sessionID, now)
 	return nil
 }
 

@@ -30,9 +30,11 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (T
 		return Tokens{}, err
 	}
 	u := User{ID: uuid.NewString(), Email: email, Name: name, PasswordHash: hash, CreatedAt: s.now().UTC()}
+	ticket := s.userTicket()
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return Tokens{}, fmt.Errorf("register: %w", err)
 	}
+	s.remember(u, ticket)
 	return s.startSession(ctx, u)
 }
 
@@ -57,6 +59,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (_ Tokens, 
 	if err := s.check(BudgetLogin, s.limits.LoginFailures, account); err != nil {
 		return Tokens{}, err
 	}
+	ticket := s.userTicket()
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -75,6 +78,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (_ Tokens, 
 		return Tokens{}, err
 	}
 	s.upgradeHash(ctx, u, password)
+	s.remember(u, ticket)
 	return s.startSession(ctx, u)
 }
 
@@ -153,13 +157,15 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (Tok
 	if err != nil {
 		return Tokens{}, err
 	}
-	u, sess, err := s.store.ChangePassword(ctx, u.ID, c.SessionID, hash, s.now().UTC())
+	now := s.now().UTC()
+	u, sess, err := s.store.ChangePassword(ctx, u.ID, c.SessionID, hash, now)
 	if errors.Is(err, ErrNotFound) {
 		return Tokens{}, Unauthenticated(ReasonSessionRevoked)
 	}
 	if err != nil {
 		return Tokens{}, fmt.Errorf("change password: %w", err)
 	}
+	s.userRevoked(u.ID, u.TokenVersion, now)
 	if s.passwordChanged != nil {
 		// The change stands even if its notice cannot be queued.
 		if err := s.passwordChanged(ctx, u.ID); err != nil {
@@ -175,12 +181,22 @@ func (s *Service) Me(ctx context.Context) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	ticket := s.userTicket()
 	u, err := s.store.UserByID(ctx, c.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Unauthenticated(ReasonTokenInvalid)
 	}
+	if ErrorOf(err).Code == CodeStoreUnavailable && s.users != nil {
+		// The access token was checked against the revocation view, so
+		// the caller's own account may be answered from this instance's
+		// copy while the store is down.
+		if cached, ok := s.users.Get(c.UserID); ok {
+			return cached, nil
+		}
+	}
 	if err != nil {
 		return User{}, fmt.Errorf("load user: %w", err)
 	}
+	s.remember(u, ticket)
 	return u, nil
 }

@@ -58,7 +58,17 @@ func TestPostgresGoesAwayAndComesBack(t *testing.T) {
 	}
 	// Everything else that needs the store says so, and never that the
 	// caller's tokens or password are wrong.
-	wantUnavailable(t, "GET /auth/me with an access token", c.do(http.MethodGet, srv.URL+"/auth/me", "", "x-access-token", prober.AccessToken))
+	// The caller's own account is answered from memory (this instance
+	// signed the prober up), on both transports (API.md section 9).
+	if r := c.do(http.MethodGet, srv.URL+"/auth/me", "", "x-access-token", prober.AccessToken); r.Status != http.StatusOK ||
+		!strings.Contains(string(r.Body), `"prober@example.com"`) {
+		t.Errorf("GET /auth/me with an access token and the store down: %s, want 200 from the user cache", r)
+	}
+	if r := c.do(http.MethodPost, srv.URL+"/graphql", `{"query":"{ loggedInUser { email } }"}`, "x-access-token", prober.AccessToken); r.Status != http.StatusOK ||
+		!strings.Contains(string(r.Body), `"prober@example.com"`) {
+		t.Errorf("loggedInUser with the store down: %s, want the user from the cache", r)
+	}
+	wantUnavailable(t, "GET /auth/sessions with an access token", c.do(http.MethodGet, srv.URL+"/auth/sessions", "", "x-access-token", prober.AccessToken))
 	wantUnavailable(t, "login", c.do(http.MethodPost, srv.URL+"/auth/login",
 		`{"email":"victim@example.com","password":"`+password+`"}`))
 	if r := c.do(http.MethodGet, srv.URL+"/readyz", ""); r.Status != http.StatusServiceUnavailable {

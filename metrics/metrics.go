@@ -32,9 +32,10 @@ type Metrics struct {
 var _ auth.Observer = (*Metrics)(nil)
 
 // New returns the collectors, registered together with the Go runtime and
-// process collectors. Every known outcome starts at zero, so a dashboard
-// shows a flat line rather than no data before the first event.
-func New() *Metrics {
+// process collectors and extra (the revocation view's, say). Every known
+// outcome starts at zero, so a dashboard shows a flat line rather than no
+// data before the first event.
+func New(extra ...prometheus.Collector) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -60,6 +61,7 @@ func New() *Metrics {
 	m.reg.MustRegister(m.logins, m.refreshes, m.rateLimited, m.latency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(extra...)
 	for _, o := range []string{auth.LoginSuccess, auth.LoginInvalidCredentials, auth.LoginRateLimited, auth.LoginError} {
 		m.logins.WithLabelValues(o)
 	}

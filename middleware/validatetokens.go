@@ -15,8 +15,9 @@ import (
 // Authenticator is what ValidateTokens needs from the domain;
 // *auth.Service implements it.
 type Authenticator interface {
-	// VerifyAccess checks an access token without I/O.
-	VerifyAccess(raw string) (auth.AccessClaims, error)
+	// Authenticate checks an access token: its signature and claims, and
+	// the instance's revocation view; no I/O while the view is current.
+	Authenticate(ctx context.Context, raw string) (auth.AccessClaims, error)
 	// Rotate checks a refresh token against the store and issues a new pair.
 	Rotate(ctx context.Context, rawRefresh string) (auth.Tokens, error)
 }
@@ -48,9 +49,9 @@ func ValidateTokens(a Authenticator, onError edge.ErrorWriter) func(http.Handler
 
 			caller := auth.Caller{Reason: auth.ReasonTokenMissing}
 			if access != "" {
-				claims, err := a.VerifyAccess(access)
+				claims, err := a.Authenticate(r.Context(), access)
 				if err == nil {
-					ctx := auth.NewContextWithCaller(r.Context(), auth.Caller{UserID: claims.UserID, SessionID: claims.SessionID})
+					ctx := auth.NewContextWithCaller(r.Context(), auth.Caller{UserID: claims.UserID, SessionID: claims.SessionID, TokenVersion: claims.TokenVersion})
 					if refresh != "" {
 						// Ignored here, but an explicit refresh in this
 						// request may still use it.
@@ -67,7 +68,7 @@ func ValidateTokens(a Authenticator, onError edge.ErrorWriter) func(http.Handler
 				tokens, err := a.Rotate(ctx, refresh)
 				if err == nil {
 					edge.WriteTokens(w, tokens)
-					caller = auth.Caller{UserID: tokens.User.ID, SessionID: tokens.SessionID}
+					caller = auth.Caller{UserID: tokens.User.ID, SessionID: tokens.SessionID, TokenVersion: tokens.User.TokenVersion}
 					ctx = edge.NewContextWithRefresh(ctx, refresh, &tokens, auth.ReasonNone)
 				} else if e := auth.ErrorOf(err); e.Code == auth.CodeUnauthenticated {
 					caller.Reason = e.Reason
