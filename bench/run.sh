@@ -111,6 +111,13 @@ load="$work/load"
 export ACCESS_TOKEN_SECRET=bench-access-secret-not-for-production-0123456789
 export REFRESH_TOKEN_SECRET=bench-refresh-secret-not-for-production-0123456789
 export BCRYPT_COST
+# The load tool mints HS256 access tokens from ACCESS_TOKEN_SECRET, so
+# tokengate runs with HS256 here (the floor's algorithm too); the ES256
+# default's cost is measured by the Go benchmarks (docs/keys.md).
+export ACCESS_TOKEN_ALG=${ACCESS_TOKEN_ALG:-HS256}
+export KEY_ENCRYPTION_KEY=bench-key-encryption-key-not-for-production-0123
+export PUBLIC_URL=http://localhost:8080
+export SMTP_URL=file:$work/outbox
 
 # --- databases ---------------------------------------------------------------
 
