@@ -19,12 +19,7 @@ func HandleRegister(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 		Password string `json:"password"`
 		Name     string `json:"name"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		t, err := svc.Register(r.Context(), in.Email, in.Password, in.Name)
 		respondTokens(w, r, onError, http.StatusCreated, t, err)
 	})
@@ -37,12 +32,7 @@ func HandleLogin(svc *auth.Service, onError edge.ErrorWriter) http.Handler {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		t, err := svc.Login(r.Context(), in.Email, in.Password)
 		respondTokens(w, r, onError, http.StatusOK, t, err)
 	})
@@ -133,12 +123,7 @@ func HandleChangePassword(svc *auth.Service, onError edge.ErrorWriter) http.Hand
 		CurrentPassword string `json:"currentPassword"`
 		NewPassword     string `json:"newPassword"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		t, err := svc.ChangePassword(r.Context(), in.CurrentPassword, in.NewPassword)
 		respondTokens(w, r, onError, http.StatusOK, t, err)
 	})
@@ -205,4 +190,18 @@ func respondNoContent(w http.ResponseWriter, r *http.Request, onError edge.Error
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// withBody reads the request's JSON body into a T with the edge's strict
+// reader and serves the request with it; a body it refuses is answered
+// through onError.
+func withBody[T any](onError edge.ErrorWriter, serve func(w http.ResponseWriter, r *http.Request, in T)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in T
+		if err := edge.ReadJSON(w, r, &in); err != nil {
+			onError(w, r, err)
+			return
+		}
+		serve(w, r, in)
+	})
 }

@@ -14,12 +14,7 @@ func HandleForgotPassword(rec *auth.Recovery, onError edge.ErrorWriter) http.Han
 	type request struct {
 		Email string `json:"email"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		respondAccepted(w, r, onError, rec.RequestPasswordReset(r.Context(), in.Email))
 	})
 }
@@ -32,12 +27,7 @@ func HandleResetPassword(rec *auth.Recovery, onError edge.ErrorWriter) http.Hand
 		Token       string `json:"token"`
 		NewPassword string `json:"newPassword"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		t, err := rec.ResetPassword(r.Context(), in.Token, in.NewPassword)
 		respondTokens(w, r, onError, http.StatusOK, t, err)
 	})
@@ -58,12 +48,7 @@ func HandleVerifyEmail(rec *auth.Recovery, onError edge.ErrorWriter) http.Handle
 	type request struct {
 		Token string `json:"token"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		u, err := rec.VerifyEmail(r.Context(), in.Token)
 		if err == nil {
 			err = encode(w, http.StatusOK, userOf(u))
@@ -80,12 +65,7 @@ func HandleDeleteAccount(rec *auth.Recovery, onError edge.ErrorWriter) http.Hand
 	type request struct {
 		Password string `json:"password"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in request
-		if err := edge.ReadJSON(w, r, &in); err != nil {
-			onError(w, r, err)
-			return
-		}
+	return withBody(onError, func(w http.ResponseWriter, r *http.Request, in request) {
 		respondNoContent(w, r, onError, rec.DeleteAccount(r.Context(), in.Password))
 	})
 }
