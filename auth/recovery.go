@@ -234,6 +234,7 @@ func (r *Recovery) VerifyEmail(ctx context.Context, token string) (User, error) 
 	if err != nil {
 		return User{}, fmt.Errorf("verify e-mail: %w", err)
 	}
+	s.userChanged(u.ID)
 	return u, nil
 }
 

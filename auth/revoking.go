@@ -61,6 +61,15 @@ func (s *Service) userRevoked(userID string, minVersion int64, at time.Time) {
 	}
 }
 
+// userChanged says a user's row changed without revoking anything (an
+// address verified), so this instance's copy of it is dropped; other
+// instances hear it from the store.
+func (s *Service) userChanged(userID string) {
+	if s.revSink != nil {
+		s.revSink.UserChanged(userID)
+	}
+}
+
 // knownRevoked reports, from the view, that a refresh token's session or
 // counter is revoked, so its refresh needs no store write.
 func (s *Service) knownRevoked(ctx context.Context, c RefreshClaims) bool {

@@ -181,18 +181,19 @@ func (s *Service) Me(ctx context.Context) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	if s.users != nil {
+		// The caller's token was checked against the revocation view, and
+		// the feed drops a copy whenever the user changes or is deleted:
+		// the copy is as current as the view, and answers without the
+		// store, down or not.
+		if cached, ok := s.users.Get(c.UserID); ok {
+			return cached, nil
+		}
+	}
 	ticket := s.userTicket()
 	u, err := s.store.UserByID(ctx, c.UserID)
 	if errors.Is(err, ErrNotFound) {
 		return User{}, Unauthenticated(ReasonTokenInvalid)
-	}
-	if ErrorOf(err).Code == CodeStoreUnavailable && s.users != nil {
-		// The access token was checked against the revocation view, so
-		// the caller's own account may be answered from this instance's
-		// copy while the store is down.
-		if cached, ok := s.users.Get(c.UserID); ok {
-			return cached, nil
-		}
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("load user: %w", err)
