@@ -1,7 +1,10 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -13,7 +16,8 @@ import (
 // (token/token.go), so the JSON inside the tokens has the same layout.
 type accessClaims struct {
 	jwt.RegisteredClaims
-	SessionID string `json:"sid"`
+	SessionID    string `json:"sid"`
+	TokenVersion int64  `json:"ver"`
 }
 
 type refreshClaims struct {
@@ -100,7 +104,7 @@ type pair struct {
 // auth.Service.issue.
 func (f *floor) issue(userID, sessionID string, tokenVersion, generation int64, sessionExpires time.Time) (pair, error) {
 	now := time.Now()
-	at := &accessClaims{RegisteredClaims: f.registered(userID, now, now.Add(f.cfg.accessTTL)), SessionID: sessionID}
+	at := &accessClaims{RegisteredClaims: f.registered(userID, now, now.Add(f.cfg.accessTTL)), SessionID: sessionID, TokenVersion: tokenVersion}
 	access, err := sign("at+jwt", at, f.cfg.accessSecret)
 	if err != nil {
 		return pair{}, err
@@ -137,5 +141,14 @@ func (f *floor) registered(sub string, now, exp time.Time) jwt.RegisteredClaims 
 func sign(typ string, claims jwt.Claims, secret []byte) (string, error) {
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 	t.Header["typ"] = typ
+	t.Header["kid"] = secretID(secret)
 	return t.SignedString(secret)
+}
+
+// secretID names a secret as tokengate's HS256 kid does: an HMAC of a
+// fixed label under it, so the floor's headers match byte for byte.
+func secretID(secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("tokengate secret id"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:12])
 }
