@@ -39,6 +39,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -313,25 +314,25 @@ const (
 )
 
 // Run does the background work until ctx ends: the outbox worker that
-// delivers queued mail, and pruning ended sessions, spent links and sent
-// mail. It returns once a mail being sent has been marked.
+// delivers queued mail, the signing-key schedule, the revocation feed, and
+// pruning ended sessions, old revocations, spent links and sent mail. It
+// returns once every one of them has stopped (a mail being sent marked).
 func (a *App) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.mailer.Run(ctx)
-	}()
-	go pruneLinks(ctx, a.recovery, a.log)
+	// Every worker ends with ctx; Run waits for them all, so Close never
+	// pulls the store from under one.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { a.mailer.Run(ctx) })
+	wg.Go(func() { pruneLinks(ctx, a.recovery, a.log) })
 	if a.keys != nil {
-		go a.keys.Run(ctx)
+		wg.Go(func() { a.keys.Run(ctx) })
 	}
-	go a.revs.follow(ctx)
+	wg.Go(func() { a.revs.follow(ctx) })
 	tick := time.NewTicker(pruneInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			<-done
 			return
 		case <-tick.C:
 			a.revs.prune(ctx, a.store, a.now(), a.log)
