@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"time"
 
+	"github.com/tokengate/tokengate/app"
 	"github.com/tokengate/tokengate/auth"
+	"github.com/tokengate/tokengate/config"
 	"github.com/tokengate/tokengate/token"
 )
 
@@ -60,8 +65,12 @@ type minter struct {
 	expired *token.Codec
 }
 
-// newMinter reads the servers' token settings from the environment.
-func newMinter() (*minter, error) {
+// newMinter reads the servers' token settings from the environment. With
+// keysDB, access tokens are signed as tokengate signs them under an
+// asymmetric ACCESS_TOKEN_ALG (alg): with the current key of the schedule
+// in that database, unsealed with KEY_ENCRYPTION_KEY; without, HS256 under
+// ACCESS_TOKEN_SECRET, as the floor and tokengate under HS256 expect.
+func newMinter(ctx context.Context, keysDB, alg string) (*minter, error) {
 	access, refresh := os.Getenv("ACCESS_TOKEN_SECRET"), os.Getenv("REFRESH_TOKEN_SECRET")
 	if len(access) < 32 || len(refresh) < 32 {
 		return nil, fmt.Errorf("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must be set as for the servers")
@@ -74,8 +83,15 @@ func newMinter() (*minter, error) {
 		}
 		ttl = d
 	}
+	var keys *keySource
+	if keysDB != "" {
+		var err error
+		if keys, err = openKeys(ctx, keysDB, alg); err != nil {
+			return nil, err
+		}
+	}
 	cfg := func(now auth.Clock) token.Config {
-		return token.Config{
+		c := token.Config{
 			AccessSecret:  []byte(access),
 			RefreshSecret: []byte(refresh),
 			Issuer:        envOr("TOKEN_ISSUER", "tokengate"),
@@ -83,12 +99,65 @@ func newMinter() (*minter, error) {
 			AccessTTL:     ttl,
 			Now:           now,
 		}
+		if keys != nil {
+			c.AccessAlg = keys.cfg.AccessTokenAlg
+		}
+		return c
 	}
 	// Issued an hour and a TTL ago: past its expiry and any leeway, so it
 	// fails as TOKEN_EXPIRED (a valid signature) in both servers.
 	past := func() time.Time { return time.Now().Add(-time.Hour - ttl) }
-	return &minter{now: token.New(cfg(time.Now)), expired: token.New(cfg(past))}, nil
+	m := &minter{now: token.New(cfg(time.Now)), expired: token.New(cfg(past))}
+	if keys != nil {
+		defer keys.close()
+		for _, c := range []*token.Codec{m.now, m.expired} {
+			if err := keys.install(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
 }
+
+// keySource reads tokengate's signing keys from its database, through
+// tokengate's own key manager, so the minted tokens are the server's.
+type keySource struct {
+	cfg config.Config
+	st  auth.Store
+}
+
+func openKeys(ctx context.Context, db, alg string) (*keySource, error) {
+	cfg, err := config.Load(nil, func(name string) string {
+		switch name {
+		case "DATABASE_URL":
+			return db
+		case "ACCESS_TOKEN_ALG":
+			return alg
+		}
+		return os.Getenv(name)
+	}, io.Discard)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return &keySource{cfg: cfg, st: st}, nil
+}
+
+func (k *keySource) install(ctx context.Context, c *token.Codec) error {
+	m, err := app.NewKeyManager(&k.cfg, k.st, c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	return nil
+}
+
+func (k *keySource) close() { k.st.Close() }
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {

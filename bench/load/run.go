@@ -67,6 +67,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	first := fs.Int("first", 0, "refresh: the first session to use; each connection follows one session from here on, spread over the rest")
 	ring := fs.Int("ring", 1, "refresh: sessions each connection takes turns over (1: one session, rotated back to back)")
 	pid := fs.Int("pid", 0, "the server's process id: report its CPU time per request and its peak RSS")
+	keysDB := fs.String("keys-db", "", "sign access tokens with the signing keys in this tokengate database (ACCESS_TOKEN_ALG -alg); empty: HS256 with ACCESS_TOKEN_SECRET")
+	alg := fs.String("alg", "ES256", "with -keys-db, the server's ACCESS_TOKEN_ALG")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +76,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return errors.New("-url must be http://HOST:PORT")
 	}
-	m, err := newMinter()
+	m, err := newMinter(ctx, *keysDB, *alg)
 	if err != nil {
 		return err
 	}
