@@ -115,11 +115,6 @@ func NewService(store Store, tokens TokenCodec, policy Policy, limits Limits, no
 	return s, nil
 }
 
-// VerifyAccess checks an access token without any I/O.
-func (s *Service) VerifyAccess(raw string) (AccessClaims, error) {
-	return s.tokens.VerifyAccess(raw)
-}
-
 // Ready reports whether the store answers.
 func (s *Service) Ready(ctx context.Context) error {
 	return s.store.Ping(ctx)
