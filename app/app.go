@@ -268,9 +268,10 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *App, err er
 		if deps.Schema, err = schema.Compose(o.schemas...); err != nil {
 			return nil, err
 		}
-		deps.Root = resolvers.New(svc, rec)
+		base := resolvers.New(svc, rec)
+		deps.Root = base
 		if o.root != nil {
-			deps.Root = o.root(resolvers.New(svc, rec), env)
+			deps.Root = o.root(base, env)
 		}
 	}
 	handler, err := newHandler(deps)

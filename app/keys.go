@@ -10,6 +10,7 @@ import (
 	"github.com/tokengate/tokengate/auth"
 	"github.com/tokengate/tokengate/config"
 	"github.com/tokengate/tokengate/signing"
+	"github.com/tokengate/tokengate/store/postgres"
 	"github.com/tokengate/tokengate/token"
 )
 
@@ -71,6 +72,13 @@ func newKeyManager(cfg *config.Config, st auth.Store, codec signing.Installer, n
 	ks, ok := st.(auth.KeyStore)
 	if !ok {
 		return nil, fmt.Errorf("the %T store keeps no signing keys", st)
+	}
+	if pg, isPG := st.(*postgres.Store); isPG && cfg.DatabaseListenURL != "" {
+		// Key changes are announced like revocations, and heard on the
+		// same direct connection's address.
+		if ks, err = pg.KeysListeningAt(cfg.ListenURL()); err != nil {
+			return nil, err
+		}
 	}
 	return signing.New(signing.Config{
 		Store: ks, Codec: codec, Alg: cfg.AccessTokenAlg, KEK: cfg.KeyEncryptionKey,

@@ -99,7 +99,33 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, decide func([]auth.Signin
 // pool's) and calls changed after every announced change, until ctx ends
 // or the connection fails.
 func (s *Store) WatchSigningKeys(ctx context.Context, changed func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	return s.watchSigningKeys(ctx, s.pool.Config().ConnConfig.Copy(), changed)
+}
+
+// KeysListeningAt is the store as a KeyStore whose WatchSigningKeys
+// LISTENs through url (DATABASE_LISTEN_URL) instead of the pool's
+// address: LISTEN needs a session of its own, which a transaction-pooling
+// proxy in front of the pool does not give.
+func (s *Store) KeysListeningAt(url string) (auth.KeyStore, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("DATABASE_LISTEN_URL: not a PostgreSQL connection URL")
+	}
+	return keysListener{Store: s, listen: cfg}, nil
+}
+
+// keysListener is a Store whose signing-key watch connects elsewhere.
+type keysListener struct {
+	*Store
+	listen *pgx.ConnConfig
+}
+
+func (k keysListener) WatchSigningKeys(ctx context.Context, changed func()) error {
+	return k.watchSigningKeys(ctx, k.listen.Copy(), changed)
+}
+
+func (s *Store) watchSigningKeys(ctx context.Context, cc *pgx.ConnConfig, changed func()) error {
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return classify("listen for signing keys", err)
 	}
