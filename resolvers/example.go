@@ -19,6 +19,11 @@ func (r *Resolver) MyProfileStats(ctx context.Context) (*profileStatsResolver, e
 		// ...): the transport shows it as extensions.code and .reason.
 		return nil, err
 	}
+	// It reads the store: aliases must not multiply that (at most 10 such
+	// fields per operation).
+	if err := StoreField(ctx); err != nil {
+		return nil, err
+	}
 	u, err := r.svc.Me(ctx)
 	if err != nil {
 		return nil, err
