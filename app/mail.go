@@ -15,14 +15,25 @@ import (
 )
 
 // linkKey derives the key link tokens are hashed under and queued mail is
-// sealed with from the refresh-token secret, which every instance shares
+// sealed with from the refresh-token secrets, which every instance shares
 // and keeps across restarts. A label separates the uses: the derived key
-// can neither sign nor check a refresh token. Changing the secret voids
-// pending links and mail still queued.
+// can neither sign nor check a refresh token. New links and mail use the
+// first secret; the older ones REFRESH_TOKEN_SECRET still lists keep the
+// links and mail made under them good, so the secret rotates as refresh
+// tokens do: add the new one first, drop the old one once nothing made
+// under it can matter (the longest of REFRESH_TOKEN_TTL,
+// PASSWORD_RESET_TTL and EMAIL_VERIFICATION_TTL).
 func linkKey(cfg config.Config) (*auth.LinkKey, error) {
-	m := hmac.New(sha256.New, cfg.RefreshTokenSecret)
-	m.Write([]byte("tokengate link key v1"))
-	return auth.NewLinkKey(m.Sum(nil))
+	derive := func(secret []byte) []byte {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte("tokengate link key v1"))
+		return m.Sum(nil)
+	}
+	var older [][]byte
+	for _, s := range cfg.OldRefreshTokenSecrets {
+		older = append(older, derive(s))
+	}
+	return auth.NewLinkKey(derive(cfg.RefreshTokenSecret), older...)
 }
 
 // newRecovery builds the recovery operations and the outbox worker that

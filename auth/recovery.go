@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"strings"
@@ -166,7 +165,7 @@ func (r *Recovery) checkLink(ctx context.Context, kind LinkKind, token string) (
 	if err != nil {
 		return Link{}, fmt.Errorf("find link: %w", err)
 	}
-	if !hmac.Equal(l.TokenHash, r.key.hashLink(kind, id, secret)) || l.Kind != kind || !r.svc.now().Before(l.ExpiresAt) {
+	if !r.key.linkMatches(l.TokenHash, kind, id, secret) || l.Kind != kind || !r.svc.now().Before(l.ExpiresAt) {
 		return Link{}, ErrLinkInvalid
 	}
 	return l, nil

@@ -403,3 +403,47 @@ func TestQueuedMailIsSealed(t *testing.T) {
 		t.Error("the payload opens as another mail")
 	}
 }
+
+// Rotating the link secret (the new one first, the old one kept) keeps
+// what the old one made: a link mailed before still works, and mail queued
+// before still opens. What is made after is under the new secret alone, and
+// a key that has dropped the old secret honours none of the old links.
+func TestLinkKeyRotationKeepsPendingLinksAndMail(t *testing.T) {
+	s := newRecovery(t, "", auth.Limits{})
+	s.SignUp(t, "rotating@example.com")
+	s.SignUp(t, "queued@example.com")
+	pending := s.resetToken(t, "rotating@example.com")
+	if err := s.Recovery.RequestPasswordReset(t.Context(), "queued@example.com"); err != nil {
+		t.Fatal(err)
+	}
+
+	newSecret := []byte("the-next-link-secret-0123456789abcdef")
+	rotated, err := auth.NewLinkKey(newSecret, linkSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Key = rotated
+	if s.Recovery, err = auth.NewRecovery(s.Service, s.Store, rotated, auth.DefaultRecoveryConfig()); err != nil {
+		t.Fatal(err)
+	}
+	queued := s.onlyToken(t, "/reset-password#token=") // opened with the rotated key
+	if _, err := s.Recovery.ResetPassword(t.Context(), pending, "a password after rotation"); err != nil {
+		t.Errorf("a link mailed before the rotation: %v", err)
+	}
+	s.mails(t) // the "your password was changed" notice
+
+	fresh := s.resetToken(t, "rotating@example.com")
+	newOnly, err := auth.NewLinkKey(newSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Recovery, err = auth.NewRecovery(s.Service, s.Store, newOnly, auth.DefaultRecoveryConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recovery.ResetPassword(t.Context(), queued, "another password here"); !errors.Is(err, auth.ErrLinkInvalid) {
+		t.Errorf("a link of the dropped secret: %v, want LINK_INVALID", err)
+	}
+	if _, err := s.Recovery.ResetPassword(t.Context(), fresh, "a third password here"); err != nil {
+		t.Errorf("a link made after the rotation, under the new secret alone: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package tokengatetest_test
 
 import (
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,30 @@ func TestDeleteAccount(t *testing.T) {
 		t.Errorf("the refresh token after deletion: %d %s", res.StatusCode, res.Body)
 	}
 	s.SignUp(t, "gone@example.com", "correct horse battery", "G again")
+}
+
+// REFRESH_TOKEN_SECRET rotates by listing the new secret first and keeping
+// the old one: a reset link mailed before the rotation still resets the
+// password on a server started with both, as its refresh tokens still
+// refresh.
+func TestAResetLinkOutlivesARefreshSecretRotation(t *testing.T) {
+	db := tokengatetest.WithEnv("DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "tokengate.db"))
+	before := tokengatetest.NewServer(t, db)
+	tok := before.SignUp(t, "rotate@example.com", "correct horse battery", "R")
+	if res := before.Do(t, http.MethodPost, "/auth/password/forgot", map[string]string{"email": "rotate@example.com"}); res.StatusCode != http.StatusAccepted {
+		t.Fatalf("forgot: %d %s", res.StatusCode, res.Body)
+	}
+	link := before.LastMailTo(t, "rotate@example.com")
+	before.App.Close()
+
+	after := tokengatetest.NewServer(t, db, tokengatetest.WithEnv("REFRESH_TOKEN_SECRET",
+		"tokengatetest-refresh-secret-rotated-0123456789,tokengatetest-refresh-secret-0123456789"))
+	after.Advance(16 * time.Minute)
+	if res := after.GraphQL(t, `{loggedInUser{email}}`, nil, tok.Headers()...); res.Header.Get("x-refresh-token") == "" {
+		t.Fatalf("a refresh token of the old secret after the rotation: %d %s", res.StatusCode, res.Body)
+	}
+	res := after.Do(t, http.MethodPost, "/auth/password/reset", map[string]string{"token": link.Token, "newPassword": "a brand new password"})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a reset link of the old secret after the rotation: %d %s", res.StatusCode, res.Body)
+	}
 }
