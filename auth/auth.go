@@ -88,6 +88,9 @@ type TokenCodec interface {
 	IssueAccess(userID, sessionID string, tokenVersion int64) (token string, expiresAt time.Time, err error)
 	IssueRefresh(c RefreshClaims) (string, error)
 	VerifyAccess(raw string) (AccessClaims, error)
+	// AccessLapsed reports, without checking the signature, whether raw is
+	// an access token past its exp, which no signature could make valid.
+	AccessLapsed(raw string) bool
 	VerifyRefresh(raw string) (RefreshClaims, error)
 }
 

@@ -43,6 +43,11 @@ func (s *Service) Authenticate(ctx context.Context, raw string) (AccessClaims, e
 	return c, nil
 }
 
+// AccessLapsed reports whether raw is an access token past its expiry,
+// read without its signature (TokenCodec.AccessLapsed): the middleware
+// skips verifying one when a refresh token decides the request anyway.
+func (s *Service) AccessLapsed(raw string) bool { return s.tokens.AccessLapsed(raw) }
+
 // sessionEnded tells the view that a session ended, so its access tokens
 // are refused on this instance at once (the store's log brings it to the
 // others).

@@ -18,6 +18,9 @@ type Authenticator interface {
 	// Authenticate checks an access token: its signature and claims, and
 	// the instance's revocation view; no I/O while the view is current.
 	Authenticate(ctx context.Context, raw string) (auth.AccessClaims, error)
+	// AccessLapsed reports, without checking the signature, whether raw is
+	// an access token past its expiry: never valid, whoever signed it.
+	AccessLapsed(raw string) bool
 	// Rotate checks a refresh token against the store and issues a new pair.
 	Rotate(ctx context.Context, rawRefresh string) (auth.Tokens, error)
 }
@@ -48,7 +51,14 @@ func ValidateTokens(a Authenticator, onError edge.ErrorWriter) func(http.Handler
 			edge.NoStore(h)
 
 			caller := auth.Caller{Reason: auth.ReasonTokenMissing}
-			if access != "" {
+			switch {
+			case access != "" && refresh != "" && a.AccessLapsed(access):
+				// The refresh token decides this request, and the access
+				// token's reason is only ever reported when there is none:
+				// a token past its exp is not worth its signature check,
+				// the costliest step of a refresh with ES256.
+				caller.Reason = auth.ReasonTokenExpired
+			case access != "":
 				claims, err := a.Authenticate(r.Context(), access)
 				if err == nil {
 					ctx := auth.NewContextWithCaller(r.Context(), auth.Caller{UserID: claims.UserID, SessionID: claims.SessionID, TokenVersion: claims.TokenVersion})

@@ -340,3 +340,74 @@ func TestRefreshBudgetPerSession(t *testing.T) {
 		t.Fatalf("second rotation over budget: %d %v", got.status, got.header)
 	}
 }
+
+// countingAuthenticator counts the access tokens whose signature the
+// middleware had checked.
+type countingAuthenticator struct {
+	*auth.Service
+	mu       sync.Mutex
+	verified int
+}
+
+func (c *countingAuthenticator) Authenticate(ctx context.Context, raw string) (auth.AccessClaims, error) {
+	c.mu.Lock()
+	c.verified++
+	c.mu.Unlock()
+	return c.Service.Authenticate(ctx, raw)
+}
+
+func (c *countingAuthenticator) take() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.verified
+	c.verified = 0
+	return n
+}
+
+// A client refreshing sends its expired access token with its refresh
+// token; the refresh token decides, so the expired token's signature is
+// not checked. Alone, an access token is always checked, so a forged
+// expired one is still TOKEN_INVALID, not TOKEN_EXPIRED.
+func TestLapsedAccessTokenIsNotVerifiedWhenARefreshTokenDecides(t *testing.T) {
+	st := testserver.NewStack(t, testserver.Options{})
+	counting := &countingAuthenticator{Service: st.Service}
+	r := chi.NewRouter()
+	r.Use(middleware.ValidateTokens(counting, rest.NewErrorWriter(st.Logger)))
+	r.Get("/whoami", whoami)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	h := &harness{Stack: st, srv: srv}
+
+	tok := h.SignUp(t, "ada@example.com")
+	forged := tok.AccessToken[:strings.LastIndexByte(tok.AccessToken, '.')+1] + "c2lnbmVkIGJ5IG5vYm9keQ"
+
+	if got := h.get(t, access, tok.AccessToken, refresh, tok.RefreshToken); got.caller.UserID != tok.User.ID || got.header.Get(refresh) != "" {
+		t.Fatalf("fresh access token with a refresh token: %+v", got)
+	}
+	if n := counting.take(); n != 1 {
+		t.Errorf("a fresh access token was verified %d times, want 1", n)
+	}
+
+	h.Clock.Advance(16 * time.Minute)
+	if got := h.get(t, access, tok.AccessToken); got.caller.Reason != auth.ReasonTokenExpired {
+		t.Errorf("expired access token alone: %+v, want reason TOKEN_EXPIRED", got)
+	}
+	if got := h.get(t, access, forged); got.caller.Reason != auth.ReasonTokenInvalid {
+		t.Errorf("forged expired access token alone: %+v, want reason TOKEN_INVALID", got)
+	}
+	if n := counting.take(); n != 2 {
+		t.Errorf("access tokens sent alone were verified %d times, want 2", n)
+	}
+
+	got := h.get(t, access, forged, refresh, tok.RefreshToken)
+	if got.caller.UserID != tok.User.ID || got.header.Get(refresh) == "" {
+		t.Fatalf("expired access token with a refresh token: %+v, want a rotation", got)
+	}
+	h.Clock.Advance(16 * time.Minute)
+	if got := h.get(t, access, got.header.Get(access), refresh, got.header.Get(refresh)); got.caller.UserID != tok.User.ID {
+		t.Fatalf("second refresh: %+v", got)
+	}
+	if n := counting.take(); n != 0 {
+		t.Errorf("expired access tokens sent with a refresh token were verified %d times, want 0", n)
+	}
+}

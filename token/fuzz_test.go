@@ -39,7 +39,7 @@ func fixedKeys(t testing.TB) (ed, es asymKey) {
 // is randomised (and (r, n-s) is as valid as (r, s)), so an ES256 token is
 // held to the exact signed content of its seed. The valid seeds are built
 // deterministically because fuzz workers are separate processes that must
-// agree on them.
+// agree on them. A token AccessLapsed calls expired must never verify.
 func FuzzVerify(f *testing.F) {
 	c, _ := newCodec(f)
 	ed, es := fixedKeys(f)
@@ -63,6 +63,7 @@ func FuzzVerify(f *testing.F) {
 		forge(map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": es.pub.ID}, accessClaims(), jwt.SigningMethodEdDSA, ed.priv),
 		forge(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": ed.pub.ID}, accessClaims(), jwt.SigningMethodES256, es.priv),
 		forge(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": ed.pub.ID}, accessClaims(), jwt.SigningMethodHS256, []byte(ed.pub.ID)),
+		forge(with(accessHeader(), "kid", token.SecretID(accessSecret)), with(accessClaims(), "exp", epoch.Add(-time.Hour).Unix()), jwt.SigningMethodHS256, accessSecret),
 		"a.b.c", "...."} {
 		f.Add(s)
 	}
@@ -79,6 +80,15 @@ func FuzzVerify(f *testing.F) {
 		}
 		if _, err := asym.VerifyRefresh(raw); err == nil && raw != validRefresh && raw != legacyRefresh {
 			t.Fatalf("asymmetric VerifyRefresh accepted a token it did not issue: %q", raw)
+		}
+		// The middleware skips the signature of a lapsed token: no token
+		// that reads as lapsed may be one that verifies.
+		for _, codec := range []*token.Codec{c, asym} {
+			if codec.AccessLapsed(raw) {
+				if _, err := codec.VerifyAccess(raw); err == nil {
+					t.Fatalf("AccessLapsed said a token that verifies is past its expiry: %q", raw)
+				}
+			}
 		}
 	})
 }

@@ -298,6 +298,43 @@ func TestExpiryHonoursLeeway(t *testing.T) {
 	}
 }
 
+// AccessLapsed answers from exp alone, leeway included, and is false for
+// anything it cannot read, so only a token that VerifyAccess would refuse
+// anyway skips the signature.
+func TestAccessLapsedReadsOnlyExpiry(t *testing.T) {
+	c, clk := newCodec(t)
+	at, _, _ := c.IssueAccess("user-1", "session-1", 0)
+	expired := epoch.Add(-time.Hour).Unix()
+	unsigned := forge(accessHeader(), with(accessClaims(), "exp", expired), jwt.SigningMethodHS256, []byte("not the secret"))
+	for _, tc := range []struct {
+		name string
+		raw  string
+		at   time.Time
+		want bool
+	}{
+		{"a fresh token", at, epoch, false},
+		{"within the leeway", at, epoch.Add(15*time.Minute + token.DefaultLeeway - time.Second), false},
+		{"past the leeway", at, epoch.Add(15*time.Minute + token.DefaultLeeway + time.Second), true},
+		{"expired under a wrong signature", unsigned, epoch, true},
+		{"no exp", forge(accessHeader(), with(accessClaims(), "exp", nil), jwt.SigningMethodHS256, accessSecret), epoch, false},
+		{"exp not a date", forge(accessHeader(), with(accessClaims(), "exp", "soon"), jwt.SigningMethodHS256, accessSecret), epoch, false},
+		{"payload not base64url", "eyJhbGciOiJIUzI1NiJ9.e30+.sig", epoch, false},
+		{"two segments", "a.b", epoch, false},
+		{"empty", "", epoch, false},
+		{"too long", unsigned + strings.Repeat("A", token.MaxTokenBytes), epoch, false},
+	} {
+		clk.t = tc.at
+		if got := c.AccessLapsed(tc.raw); got != tc.want {
+			t.Errorf("%s: AccessLapsed = %v, want %v", tc.name, got, tc.want)
+		}
+		if c.AccessLapsed(tc.raw) {
+			if _, err := c.VerifyAccess(tc.raw); err == nil {
+				t.Errorf("%s: lapsed, yet it verifies", tc.name)
+			}
+		}
+	}
+}
+
 func TestKeyHeadersNeverSelectOrFetchAKey(t *testing.T) {
 	var fetched atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fetched.Add(1) }))
