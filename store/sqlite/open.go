@@ -58,7 +58,7 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		if err := migrate(ctx, db); err != nil {
 			return nil, errors.Join(err, db.Close())
 		}
-		return &Store{w: db, r: db}, nil
+		return newStore(ctx, db, db)
 	}
 
 	abs, err := filepath.Abs(path)
@@ -88,7 +88,19 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, w.Close())
 	}
-	return &Store{w: w, r: r}, nil
+	return newStore(ctx, w, r)
+}
+
+// newStore prepares the statements of the refresh path on the writer once:
+// database/sql prepares a query string at every call otherwise, and for the
+// rotation that parse cost more than the update itself.
+func newStore(ctx context.Context, w, r *sql.DB) (*Store, error) {
+	s := &Store{w: w, r: r}
+	var err error
+	if s.rotate, err = w.PrepareContext(ctx, rotateSQL); err != nil {
+		return nil, errors.Join(fmt.Errorf("open sqlite: prepare rotation: %w", err), s.Close())
+	}
+	return s, nil
 }
 
 // openDB opens a pool of at most conns connections and checks that one
@@ -172,6 +184,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes every connection. An in-memory database is gone after it.
 func (s *Store) Close() error {
+	if s.rotate != nil {
+		s.rotate.Close()
+	}
 	if s.r == s.w {
 		return s.w.Close()
 	}

@@ -77,9 +77,10 @@ func (s *Store) RotateSession(ctx context.Context, r auth.Rotation) (auth.Rotate
 	}
 	var sess sessionRow
 	var u userRow
-	ok, err := returningOne(ctx, s.w, append(sess.dest(), u.dest()...), rotateSQL,
+	rows, err := s.rotate.QueryContext(ctx,
 		micros(r.Now), micros(r.ExpiresAt), r.UserAgent, r.IP,
 		r.SessionID, r.UserID, r.Generation, r.TokenVersion)
+	ok, err := oneRow(rows, err, append(sess.dest(), u.dest()...))
 	if err != nil || !ok {
 		return auth.Rotated{}, false, classify("rotate session", err)
 	}

@@ -33,6 +33,8 @@ type Store struct {
 	// r serves queries; it is w itself for an in-memory database, where
 	// every connection would be a separate, empty database.
 	r *sql.DB
+	// rotate is rotateSQL, prepared on w.
+	rotate *sql.Stmt
 }
 
 var _ auth.Store = (*Store)(nil)
@@ -189,6 +191,11 @@ type querier interface {
 // call, not pass unnoticed after the row has been read.
 func returningOne(ctx context.Context, q querier, dest []any, query string, args ...any) (bool, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
+	return oneRow(rows, err, dest)
+}
+
+// oneRow is returningOne for rows already queried (a prepared statement's).
+func oneRow(rows *sql.Rows, err error, dest []any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
