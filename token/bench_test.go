@@ -96,3 +96,22 @@ func BenchmarkIssuePair(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAccessLapsed is what validate-tokens spends, on every refresh,
+// deciding that the access token beside the refresh token need not be
+// signature-checked.
+func BenchmarkAccessLapsed(b *testing.B) {
+	c := es256Codec(b, -1)
+	at, _, err := c.IssueAccess("user-1", "session-1", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	late := token.New(token.Config{AccessAlg: token.ES256, RefreshSecret: refreshSecret, Issuer: "tokengate", Audience: "tokengate",
+		AccessTTL: 15 * time.Minute, Now: func() time.Time { return epoch.Add(time.Hour) }})
+	b.ReportAllocs()
+	for b.Loop() {
+		if !late.AccessLapsed(at) {
+			b.Fatal("an hour-old 15-minute token is not lapsed")
+		}
+	}
+}
