@@ -19,9 +19,14 @@
 #                        rotates one session back to back, which tokengate
 #                        commits durably (its previous rotation is under a
 #                        second old); CONNS x REFRESH_RING <= SESSIONS
-#   FLOOR_VARIANTS [sync read]  extra floors for the refresh scenario: the
-#                        floor rotating with a WAL flush every time, and the
-#                        floor that only reads (bench/floor FLOOR_ROTATION)
+#   TOKENGATE_ALG [ES256]  tokengate's ACCESS_TOKEN_ALG (the floor's is HS256)
+#   FLOOR_VARIANTS [sync read read-TOKENGATE_ALG]  extra floors for the
+#                        refresh scenario, each ROTATION or ROTATION-ALG
+#                        (bench/floor's FLOOR_ROTATION and ACCESS_TOKEN_ALG):
+#                        the floor rotating with a WAL flush every time, the
+#                        floor that only reads, and the floor that only reads
+#                        but signs access tokens as tokengate does (left out
+#                        when TOKENGATE_ALG is HS256, where "read" is that)
 #   DURABLE [1]          1: the throwaway cluster runs with fsync,
 #                        synchronous_commit and full_page_writes on, as a
 #                        production server does; 0: the test cluster's off
@@ -62,7 +67,15 @@ LOGIN_DURATION=${LOGIN_DURATION:-20s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-32}
 REFRESH_RING=${REFRESH_RING:-1}
-FLOOR_VARIANTS=${FLOOR_VARIANTS-sync read}
+# tokengate signs access tokens with TOKENGATE_ALG; the floor keeps HS256,
+# a fair price the default pays in the access and login scenarios. The
+# load tool signs tokengate's with the keys in its database (-keys-db).
+TOKENGATE_ALG=${TOKENGATE_ALG:-ES256}
+if [[ $TOKENGATE_ALG == HS256 ]]; then
+	FLOOR_VARIANTS=${FLOOR_VARIANTS-sync read}
+else
+	FLOOR_VARIANTS=${FLOOR_VARIANTS-sync read read-$TOKENGATE_ALG}
+fi
 DURABLE=${DURABLE:-1}
 LOGIN_CONNS=${LOGIN_CONNS:-4}
 BCRYPT_COST=${BCRYPT_COST:-12}
@@ -111,10 +124,6 @@ load="$work/load"
 export ACCESS_TOKEN_SECRET=bench-access-secret-not-for-production-0123456789
 export REFRESH_TOKEN_SECRET=bench-refresh-secret-not-for-production-0123456789
 export BCRYPT_COST
-# tokengate signs access tokens with TOKENGATE_ALG (its default, ES256,
-# unless set); the floor keeps HS256, a fair price the default pays. The
-# load tool signs tokengate's with the keys in its database (-keys-db).
-TOKENGATE_ALG=${TOKENGATE_ALG:-ES256}
 export KEY_ENCRYPTION_KEY=bench-key-encryption-key-not-for-production-0123
 export PUBLIC_URL=http://localhost:8080
 export SMTP_URL=file:$work/outbox
@@ -178,14 +187,12 @@ start_server() {
 			PPROF="$([[ $PROFILE == 1 ]] && echo true || echo false)" $TOKENGATE_ENV "$@" \
 			"$work/tokengate" >>"$logfile" 2>&1 &
 	else
-		local rotation=async
-		if [[ $target == floor-* ]]; then
-			rotation=${target#floor-}
-		fi
+		local rotation alg
+		read -r rotation alg <<<"$(floor_variant "$target")"
 		# The floor runs with the collector target tokengate sets for itself
 		# (config.DefaultGCPercent) unless GOGC is set for both: a GC
 		# setting is neither server's work.
-		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" GOGC="${GOGC:-$TOKENGATE_GOGC}" FLOOR_ROTATION="$rotation" "$@" \
+		env DATABASE_URL="$db" ADDR="127.0.0.1:$port" GOGC="${GOGC:-$TOKENGATE_GOGC}" FLOOR_ROTATION="$rotation" ACCESS_TOKEN_ALG="$alg" "$@" \
 			"$work/floor" >>"$logfile" 2>&1 &
 	fi
 	server_pid=$!
@@ -195,12 +202,28 @@ start_server() {
 	fi
 }
 
+# floor_variant TARGET: a floor target's FLOOR_ROTATION and
+# ACCESS_TOKEN_ALG: floor, floor-ROTATION or floor-ROTATION-ALG.
+floor_variant() {
+	local variant=async-HS256
+	if [[ $1 == floor-* ]]; then
+		variant=${1#floor-}
+		[[ $variant == *-* ]] || variant+=-HS256
+	fi
+	echo "${variant%%-*} ${variant#*-}"
+}
+
 # keys_flags TARGET DATABASE_URL: the load tool's flags that make it sign
 # access tokens as TARGET does: with tokengate's signing keys, unless it
-# runs with HS256 like the floor.
+# runs with HS256.
 keys_flags() {
-	if [[ $1 == tokengate && $TOKENGATE_ALG != HS256 ]]; then
-		echo "-keys-db $2 -alg $TOKENGATE_ALG"
+	local alg=$TOKENGATE_ALG
+	if [[ $1 != tokengate ]]; then
+		local rotation
+		read -r rotation alg <<<"$(floor_variant "$1")"
+	fi
+	if [[ $alg != HS256 ]]; then
+		echo "-keys-db $2 -alg $alg"
 	fi
 }
 
@@ -255,8 +278,12 @@ tpl=$(template "$USERS" "$SESSIONS")
 # Correctness first: both servers' answers to every scenario, asserted and
 # transcribed; the transcripts must not differ. tokengate's X-Request-Id
 # (its request log's id) is the one header the floor, which logs nothing,
-# does not send.
-for target in tokengate floor; do
+# does not send. The floor signing as tokengate does is checked too.
+checked="tokengate floor"
+if [[ $TOKENGATE_ALG != HS256 ]]; then
+	checked+=" floor-async-$TOKENGATE_ALG"
+fi
+for target in $checked; do
 	fresh_db "$tpl"
 	start_server "$target" "$db"
 	if ! "$load" check -url "$server_url" -db "$db" -users "$USERS" $(keys_flags "$target" "$db") >"$out/check-$target.txt"; then
@@ -264,12 +291,12 @@ for target in tokengate floor; do
 		exit 1
 	fi
 	stop_server
+	if ! diff -u -I '^X-Request-Id: ' -I '^Content-Length: ' "$out/check-tokengate.txt" "$out/check-$target.txt" >"$out/check-$target.diff"; then
+		cat "$out/check-$target.diff" >&2
+		log "tokengate and $target answer differently (above); fix that before measuring"
+		exit 1
+	fi
 done
-if ! diff -u -I '^X-Request-Id: ' -I '^Content-Length: ' "$out/check-tokengate.txt" "$out/check-floor.txt" >"$out/check.diff"; then
-	cat "$out/check.diff" >&2
-	log "tokengate and the floor answer differently (above); fix that before measuring"
-	exit 1
-fi
 log "check: both servers answer every scenario correctly and alike"
 
 # The main runs, interleaved: every repetition runs every scenario on both
@@ -331,7 +358,7 @@ fi
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')),"
 	echo "$(uname -sr), $(go version | cut -d' ' -f3), $("${TOKENGATE_TEST_PGBIN:-/nonexistent}/postgres" --version 2>/dev/null || echo PostgreSQL) on loopback;"
 	echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: medians of $REPS)."
-	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }SCENARIOS=\"$SCENARIOS\" DURABLE=$DURABLE REFRESH_RING=$REFRESH_RING SESSIONS=$SESSIONS FLOOR_VARIANTS=\"$FLOOR_VARIANTS\" REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
+	echo "Command: ${TOKENGATE_ENV:+TOKENGATE_ENV=\"$TOKENGATE_ENV\" }TOKENGATE_ALG=$TOKENGATE_ALG SCENARIOS=\"$SCENARIOS\" DURABLE=$DURABLE REFRESH_RING=$REFRESH_RING SESSIONS=$SESSIONS FLOOR_VARIANTS=\"$FLOOR_VARIANTS\" REPS=$REPS DURATION=$DURATION LOGIN_DURATION=$LOGIN_DURATION CONNS=$CONNS LOGIN_CONNS=$LOGIN_CONNS BCRYPT_COST=$BCRYPT_COST GROWTH=\"$GROWTH\" SOAK=$SOAK bench/run.sh"
 	echo
 	"$load" report -runs "$out/runs.jsonl" -soak "$out/soak.csv"
 } >"$out/report.md"

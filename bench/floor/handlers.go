@@ -97,7 +97,7 @@ func (f *floor) validateTokens(next http.Handler) http.Handler {
 			return
 		}
 		h.Set("Cache-Control", "no-store")
-		if access != "" {
+		if access != "" && (refresh == "" || !f.accessLapsed(access)) {
 			if c, ok := f.verifyAccess(access); ok {
 				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 				return

@@ -32,6 +32,15 @@
 // compare-and-swap waiting for the WAL flush every time; "read" only reads
 // the session and the user, rotating nothing: the floor a server that does
 // not rotate refresh tokens would have.
+//
+// ACCESS_TOKEN_ALG is HS256 unless set (tokengate's default is ES256): the
+// floor signs and checks access tokens with golang-jwt directly. Set to an
+// asymmetric algorithm, it pays for access tokens what tokengate pays
+// instead: they are signed and verified by tokengate's own codec with the
+// current key in DATABASE_URL (unsealed with KEY_ENCRYPTION_KEY), and an
+// access token past its expiry is not signature-checked when a refresh
+// token decides, as tokengate's validate-tokens does. The signature is then
+// the same work on both sides, so what is left to compare is the rotation.
 package main
 
 import (
@@ -49,7 +58,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tokengate/tokengate/bench/internal/signingkeys"
 	"github.com/tokengate/tokengate/store/postgres"
+	"github.com/tokengate/tokengate/token"
 )
 
 func main() {
@@ -72,6 +83,7 @@ type config struct {
 	audience      string
 	maxConns      int
 	rotation      rotationMode
+	accessAlg     string
 }
 
 // rotationMode is FLOOR_ROTATION.
@@ -91,6 +103,7 @@ func loadConfig() (config, error) {
 		refreshSecret: []byte(os.Getenv("REFRESH_TOKEN_SECRET")),
 		issuer:        env("TOKEN_ISSUER", "tokengate"),
 		audience:      env("TOKEN_AUDIENCE", "tokengate"),
+		accessAlg:     env("ACCESS_TOKEN_ALG", token.HS256),
 	}
 	switch c.rotation = rotationMode(env("FLOOR_ROTATION", string(rotateAsync))); c.rotation {
 	case rotateAsync, rotateSync, rotateRead:
@@ -144,6 +157,9 @@ type floor struct {
 	refreshParser *jwt.Parser
 	accessKey     jwt.Keyfunc
 	refreshKey    jwt.Keyfunc
+	// accessCodec signs and checks access tokens under an asymmetric
+	// ACCESS_TOKEN_ALG; nil under HS256.
+	accessCodec *token.Codec
 	// maxSessionsPerUser is tokengate's default cap (auth.DefaultPolicy),
 	// applied at login the same way.
 	maxSessionsPerUser int
@@ -183,6 +199,20 @@ func run() error {
 		maxSessionsPerUser: 100,
 	}
 	f.accessParser, f.refreshParser = f.newParser(), f.newParser()
+	if cfg.accessAlg != token.HS256 {
+		f.accessCodec = token.New(token.Config{
+			AccessAlg:     cfg.accessAlg,
+			AccessSecret:  cfg.accessSecret,
+			RefreshSecret: cfg.refreshSecret,
+			Issuer:        cfg.issuer,
+			Audience:      cfg.audience,
+			AccessTTL:     cfg.accessTTL,
+			Now:           time.Now,
+		})
+		if err := signingkeys.Install(ctx, cfg.databaseURL, cfg.accessAlg, f.accessCodec); err != nil {
+			return err
+		}
+	}
 
 	r := chi.NewRouter()
 	r.Use(f.validateTokens)
@@ -203,7 +233,7 @@ func run() error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	fmt.Fprintln(os.Stderr, "floor: listening on", ln.Addr(), "rotation", cfg.rotation, "pool", cfg.maxConns)
+	fmt.Fprintln(os.Stderr, "floor: listening on", ln.Addr(), "rotation", cfg.rotation, "access tokens", cfg.accessAlg, "pool", cfg.maxConns)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

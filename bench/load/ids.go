@@ -5,15 +5,12 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/tokengate/tokengate/app"
 	"github.com/tokengate/tokengate/auth"
-	"github.com/tokengate/tokengate/config"
+	"github.com/tokengate/tokengate/bench/internal/signingkeys"
 	"github.com/tokengate/tokengate/token"
 )
 
@@ -83,13 +80,6 @@ func newMinter(ctx context.Context, keysDB, alg string) (*minter, error) {
 		}
 		ttl = d
 	}
-	var keys *keySource
-	if keysDB != "" {
-		var err error
-		if keys, err = openKeys(ctx, keysDB, alg); err != nil {
-			return nil, err
-		}
-	}
 	cfg := func(now auth.Clock) token.Config {
 		c := token.Config{
 			AccessSecret:  []byte(access),
@@ -99,8 +89,8 @@ func newMinter(ctx context.Context, keysDB, alg string) (*minter, error) {
 			AccessTTL:     ttl,
 			Now:           now,
 		}
-		if keys != nil {
-			c.AccessAlg = keys.cfg.AccessTokenAlg
+		if keysDB != "" {
+			c.AccessAlg = alg
 		}
 		return c
 	}
@@ -108,56 +98,13 @@ func newMinter(ctx context.Context, keysDB, alg string) (*minter, error) {
 	// fails as TOKEN_EXPIRED (a valid signature) in both servers.
 	past := func() time.Time { return time.Now().Add(-time.Hour - ttl) }
 	m := &minter{now: token.New(cfg(time.Now)), expired: token.New(cfg(past))}
-	if keys != nil {
-		defer keys.close()
-		for _, c := range []*token.Codec{m.now, m.expired} {
-			if err := keys.install(ctx, c); err != nil {
-				return nil, err
-			}
+	if keysDB != "" {
+		if err := signingkeys.Install(ctx, keysDB, alg, m.now, m.expired); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
 }
-
-// keySource reads tokengate's signing keys from its database, through
-// tokengate's own key manager, so the minted tokens are the server's.
-type keySource struct {
-	cfg config.Config
-	st  auth.Store
-}
-
-func openKeys(ctx context.Context, db, alg string) (*keySource, error) {
-	cfg, err := config.Load(nil, func(name string) string {
-		switch name {
-		case "DATABASE_URL":
-			return db
-		case "ACCESS_TOKEN_ALG":
-			return alg
-		}
-		return os.Getenv(name)
-	}, io.Discard)
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	return &keySource{cfg: cfg, st: st}, nil
-}
-
-func (k *keySource) install(ctx context.Context, c *token.Codec) error {
-	m, err := app.NewKeyManager(&k.cfg, k.st, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	if err := m.Refresh(ctx); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	return nil
-}
-
-func (k *keySource) close() { k.st.Close() }
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
