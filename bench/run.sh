@@ -15,10 +15,20 @@
 #   LOGIN_DURATION [20s] measured time of a login run (bcrypt: few requests)
 #   WARMUP [2s]          unmeasured lead-in of every run
 #   CONNS [32]           connections for access and refresh
-#   REFRESH_RING [1]     sessions each refresh connection takes turns over; 1
-#                        rotates one session back to back, which tokengate
-#                        commits durably (its previous rotation is under a
-#                        second old); CONNS x REFRESH_RING <= SESSIONS
+#   REFRESH_RING [SESSIONS / CONNS]  sessions each refresh connection takes
+#                        turns over, so a session rotates once every
+#                        REFRESH_RING requests of its connection: like
+#                        clients, which refresh once per access token
+#                        lifetime. tokengate commits a rotation without
+#                        waiting for the disk when its session's previous
+#                        one is over a second old, so the default holds
+#                        only while CONNS x REFRESH_RING / (refreshes per
+#                        second) stays over a second (10,000 sessions at
+#                        4,000 refreshes/s: 2.5 s); on a faster machine,
+#                        raise SESSIONS. 1 rotates one session back to
+#                        back, every rotation durable: the worst case, a
+#                        client refreshing several times a second.
+#                        CONNS x REFRESH_RING <= SESSIONS
 #   TOKENGATE_ALG [ES256]  tokengate's ACCESS_TOKEN_ALG (the floor's is HS256)
 #   FLOOR_VARIANTS [sync read read-TOKENGATE_ALG]  extra floors for the
 #                        refresh scenario, each ROTATION or ROTATION-ALG
@@ -32,7 +42,7 @@
 #                        production server does; 0: the test cluster's off
 #   LOGIN_CONNS [4]      connections for login (2 cores, bcrypt-bound)
 #   BCRYPT_COST [12]     tokengate's default; the seeded hashes use it too
-#   USERS [1000], SESSIONS [1000]  the main runs' table
+#   USERS [1000], SESSIONS [10000]  the main runs' table (ten sessions a user)
 #   GROWTH [1000 100000 1000000]   session counts of the growth runs ("" skips)
 #   GROWTH_REPS [5]      runs per size; with 3 a neighbour's burst alone moved
 #                        a size's median by 16% on a shared 2-core machine
@@ -66,7 +76,6 @@ DURATION=${DURATION:-10s}
 LOGIN_DURATION=${LOGIN_DURATION:-20s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-32}
-REFRESH_RING=${REFRESH_RING:-1}
 # tokengate signs access tokens with TOKENGATE_ALG; the floor keeps HS256,
 # a fair price the default pays in the access and login scenarios. The
 # load tool signs tokengate's with the keys in its database (-keys-db).
@@ -80,7 +89,8 @@ DURABLE=${DURABLE:-1}
 LOGIN_CONNS=${LOGIN_CONNS:-4}
 BCRYPT_COST=${BCRYPT_COST:-12}
 USERS=${USERS:-1000}
-SESSIONS=${SESSIONS:-1000}
+SESSIONS=${SESSIONS:-10000}
+REFRESH_RING=${REFRESH_RING:-$((SESSIONS / CONNS))}
 GROWTH=${GROWTH-1000 100000 1000000}
 GROWTH_REPS=${GROWTH_REPS:-5}
 SOAK=${SOAK-300s}
@@ -267,7 +277,7 @@ measure() {
 		wait "$profiler"
 	fi
 	stop_server
-	echo "{\"kind\":\"$kind\",\"target\":\"$target\",\"rep\":$rep,\"users\":$users,\"sessions\":$sessions,${line#\{}" >>"$out/runs.jsonl"
+	echo "{\"kind\":\"$kind\",\"target\":\"$target\",\"rep\":$rep,\"users\":$users,\"sessions\":$sessions,\"ring\":$ring,${line#\{}" >>"$out/runs.jsonl"
 	log "$kind $scenario $target #$rep ($sessions sessions): $line"
 }
 
