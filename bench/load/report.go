@@ -157,10 +157,11 @@ func mainReport(w io.Writer, runs []run) {
 	fmt.Fprintf(w, "#### tokengate and its floor, median of %d runs each\n\n", reps)
 	fmt.Fprintln(w, "| scenario | server | req/s | p50 ms | p99 ms | errors | server CPU µs/req | peak RSS MiB |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|")
+	servers := serversOf(runs)
 	all := map[string]map[string]stats{}
 	for _, sc := range scenarios {
 		all[sc] = map[string]stats{}
-		for _, target := range targetsOf(runs) {
+		for _, target := range servers {
 			s := summarize(runs, func(r run) bool { return r.Kind == "main" && r.Scenario == sc && r.Target == target })
 			if s.n == 0 {
 				continue
@@ -193,7 +194,7 @@ func mainReport(w io.Writer, runs []run) {
 	// The read-only floor signing access tokens as tokengate does
 	// (floor-read-ES256) is the like-for-like one under an asymmetric
 	// algorithm; the HS256 one is reported beside it.
-	for _, target := range targetsOf(runs) {
+	for _, target := range servers {
 		rotation, alg, _ := strings.Cut(strings.TrimPrefix(target, "floor-"), "-")
 		tg, fl := all["refresh"]["tokengate"], all["refresh"][target]
 		if rotation != "read" || tg.n == 0 || fl.n == 0 {
@@ -240,16 +241,16 @@ func rotationInterval(w io.Writer, runs []run) {
 	fmt.Fprintf(w, "Each session of tokengate's refresh runs rotated once every %.1f s or more (connections × REFRESH_RING ÷ req/s), %s.\n\n", shortest, regime)
 }
 
-// targetsOf lists the main runs' servers: tokengate, the floor, then the
+// serversOf lists the main runs' servers: tokengate, the floor, then the
 // floor variants in the order they first ran.
-func targetsOf(runs []run) []string {
-	targets := []string{"tokengate", "floor"}
+func serversOf(runs []run) []string {
+	servers := []string{"tokengate", "floor"}
 	for _, r := range runs {
-		if r.Kind == "main" && !slices.Contains(targets, r.Target) {
-			targets = append(targets, r.Target)
+		if r.Kind == "main" && !slices.Contains(servers, r.Target) {
+			servers = append(servers, r.Target)
 		}
 	}
-	return targets
+	return servers
 }
 
 func growthReport(w io.Writer, runs []run) {
